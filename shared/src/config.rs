@@ -1,0 +1,107 @@
+//! Configuration read once from the environment at start-up.
+
+use std::env;
+
+/// Table names and the DynamoDB endpoint. On AWS the table names come from
+/// `template.yaml`; locally they default to short names and the endpoint
+/// points at DynamoDB Local.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub contacts_table: String,
+    pub companies_table: String,
+    pub api_keys_table: String,
+    /// `DYNAMODB_ENDPOINT`; `None` (unset or empty) means the real AWS endpoint.
+    pub dynamodb_endpoint: Option<String>,
+}
+
+/// Environment variable and local default for each table, in the order
+/// `template.yaml` declares them. The local tooling reads this list too.
+pub const TABLE_ENV: [(&str, &str); 3] = [
+    ("CONTACTS_TABLE", "contacts"),
+    ("COMPANIES_TABLE", "companies"),
+    ("API_KEYS_TABLE", "api_keys"),
+];
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|k| env::var(k).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests need not touch the
+    /// process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let table = |i: usize| {
+            let (var, default) = TABLE_ENV[i];
+            lookup(var)
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| default.to_string())
+        };
+        Config {
+            contacts_table: table(0),
+            companies_table: table(1),
+            api_keys_table: table(2),
+            dynamodb_endpoint: lookup("DYNAMODB_ENDPOINT").filter(|v| !v.trim().is_empty()),
+        }
+    }
+
+    /// The same configuration with every table name suffixed, so that tests
+    /// can each own a fresh set of tables in one DynamoDB Local.
+    pub fn with_table_suffix(&self, suffix: &str) -> Self {
+        Config {
+            contacts_table: format!("{}{suffix}", self.contacts_table),
+            companies_table: format!("{}{suffix}", self.companies_table),
+            api_keys_table: format!("{}{suffix}", self.api_keys_table),
+            dynamodb_endpoint: self.dynamodb_endpoint.clone(),
+        }
+    }
+
+    /// The table name configured for a `TABLE_ENV` variable.
+    pub fn table_for_env(&self, var: &str) -> Option<&str> {
+        match var {
+            "CONTACTS_TABLE" => Some(&self.contacts_table),
+            "COMPANIES_TABLE" => Some(&self.companies_table),
+            "API_KEYS_TABLE" => Some(&self.api_keys_table),
+            _ => None,
+        }
+    }
+
+    /// Builds the DynamoDB client. With a local endpoint and no credentials in
+    /// the environment it uses fixed dummy credentials and `us-east-1`, so a
+    /// laptop never waits on the instance-metadata lookup.
+    pub async fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(endpoint) = &self.dynamodb_endpoint {
+            loader = loader.endpoint_url(endpoint);
+            if env::var_os("AWS_REGION").is_none() && env::var_os("AWS_DEFAULT_REGION").is_none() {
+                loader = loader.region(aws_config::Region::new("us-east-1"));
+            }
+            if env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+                loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                    "local", "local", None, None, "local",
+                ));
+            }
+        }
+        aws_sdk_dynamodb::Client::new(&loader.load().await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_endpoint_means_aws() {
+        let cfg = Config::from_lookup(|k| (k == "DYNAMODB_ENDPOINT").then(String::new));
+        assert_eq!(cfg.dynamodb_endpoint, None);
+        assert_eq!(cfg.contacts_table, "contacts");
+    }
+
+    #[test]
+    fn table_names_come_from_env() {
+        let cfg = Config::from_lookup(|k| (k == "CONTACTS_TABLE").then(|| "prod-contacts".into()));
+        assert_eq!(cfg.contacts_table, "prod-contacts");
+        assert_eq!(cfg.table_for_env("CONTACTS_TABLE"), Some("prod-contacts"));
+        assert_eq!(cfg.companies_table, "companies");
+    }
+}

@@ -1,0 +1,19 @@
+//! Running a route as a Lambda function.
+
+use std::convert::Infallible;
+
+use lambda_http::{Request, service_fn};
+
+use crate::app::App;
+use crate::routes::{Route, serve};
+
+/// Sets up JSON logs, builds the app once for the container's lifetime,
+/// and serves `route` until Lambda stops the container.
+pub async fn run(route: Route) -> Result<(), lambda_http::Error> {
+    crate::logging::init();
+    let app: &'static App = Box::leak(Box::new(App::from_env().await));
+    lambda_http::run(service_fn(move |req: Request| async move {
+        Ok::<_, Infallible>(serve(route, app, req).await)
+    }))
+    .await
+}

@@ -1,0 +1,148 @@
+//! `/api/contacts` handlers.
+
+use lambda_http::Request;
+use lambda_http::http::header;
+use serde_json::json;
+
+use crate::app::App;
+use crate::contact::{self, NewContact, text_attr, version_of};
+use crate::envelope::Reply;
+use crate::error::ApiError;
+use crate::fields::{CONTACT_FIELDS, CONTACT_TYPES, MAX_SEARCH_CHARS};
+use crate::http::{etag, if_match, json_body, paging, path_id, query_param};
+use crate::ids::{self, CONTACT_PREFIX};
+use crate::store::{contacts::ContactQuery, now};
+use crate::validate::{self, Mode};
+
+/// `GET /api/contacts`: filters, page/limit, totals, company names.
+pub async fn list_contacts(app: &App, req: &Request) -> Result<Reply, ApiError> {
+    let paging = paging(req)?;
+    let query = contact_query(req, paging.page, paging.limit)?;
+    let (items, total) = app.store.list_contacts(&query).await?;
+    let names = app
+        .store
+        .company_names(items.iter().filter_map(|i| text_attr(i, "company_id")))
+        .await?;
+    let items: Vec<_> = items
+        .iter()
+        .map(|i| {
+            contact::to_json(
+                i,
+                text_attr(i, "company_id")
+                    .and_then(|c| names.get(c))
+                    .map(String::as_str),
+            )
+        })
+        .collect();
+    Ok(Reply::ok(json!({
+        "items": items,
+        "total": total,
+        "page": paging.page,
+        "limit": paging.limit,
+        "hasMore": paging.has_more(total),
+    })))
+}
+
+/// Checks the list filters, naming each bad one.
+fn contact_query(req: &Request, page: u32, limit: u32) -> Result<ContactQuery, ApiError> {
+    let mut errors = Vec::new();
+    let company_id = query_param(req, "company_id").and_then(|c| {
+        let parsed = ids::parse(ids::COMPANY_PREFIX, &c);
+        if parsed.is_none() {
+            errors.push(crate::error::FieldError::new(
+                "company_id",
+                "must be a company id (co_…)",
+            ));
+        }
+        parsed
+    });
+    let contact_type = query_param(req, "type");
+    if let Some(t) = &contact_type
+        && !CONTACT_TYPES.contains(&t.as_str())
+    {
+        errors.push(crate::error::FieldError::new(
+            "type",
+            format!("must be one of {}", CONTACT_TYPES.join(", ")),
+        ));
+    }
+    let source = query_param(req, "source");
+    if source.as_ref().is_some_and(|s| s.chars().count() > 100) {
+        errors.push(crate::error::FieldError::new(
+            "source",
+            "must be at most 100 characters",
+        ));
+    }
+    let search = query_param(req, "search").map(|s| s.to_lowercase());
+    if search
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS)
+    {
+        errors.push(crate::error::FieldError::new(
+            "search",
+            format!("must be at most {MAX_SEARCH_CHARS} characters"),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    Ok(ContactQuery {
+        company_id,
+        contact_type,
+        source,
+        search,
+        page,
+        limit,
+    })
+}
+
+/// `GET /api/contacts/:id`: the whole contact with `company_name`, and its
+/// version as `ETag`.
+pub async fn get_contact(app: &App, req: &Request) -> Result<Reply, ApiError> {
+    let id = path_id(req, CONTACT_PREFIX, "contact")?;
+    let item = app
+        .store
+        .get_contact(&id)
+        .await?
+        .ok_or(ApiError::NotFound("contact"))?;
+    let company_name = match text_attr(&item, "company_id") {
+        Some(company_id) => app
+            .store
+            .get_company(company_id)
+            .await?
+            .and_then(|c| text_attr(&c, "name").map(str::to_string)),
+        None => None,
+    };
+    let reply = Reply::ok(contact::to_json(&item, company_name.as_deref()));
+    Ok(match version_of(&item) {
+        Some(v) => reply.header(header::ETAG, etag(v)),
+        None => reply,
+    })
+}
+
+/// `POST /api/contacts`: 201 with `{id, full_name, email}`.
+pub async fn create_contact(app: &App, req: &Request) -> Result<Reply, ApiError> {
+    let input = validate::fields(json_body(req)?, CONTACT_FIELDS, Mode::Create)?;
+    let contact = NewContact::from_input(&input, ids::new_contact_id(), &now())?;
+    app.store.create_contact(&contact).await?;
+    Ok(Reply::created(json!({
+        "id": contact.id,
+        "full_name": text_attr(&contact.item, "full_name"),
+        "email": text_attr(&contact.item, "email"),
+    }))
+    .header(header::LOCATION, format!("/api/contacts/{}", contact.id))
+    .header(header::ETAG, etag(1)))
+}
+
+/// `PATCH /api/contacts/:id`: any subset of the patchable fields.
+pub async fn update_contact(app: &App, req: &Request) -> Result<Reply, ApiError> {
+    let id = path_id(req, CONTACT_PREFIX, "contact")?;
+    let input = validate::fields(json_body(req)?, CONTACT_FIELDS, Mode::Patch)?;
+    if input.is_empty() {
+        return Err(ApiError::BadRequest(
+            "the body names no field to update".into(),
+        ));
+    }
+    let if_match = if_match(req)?;
+    app.store.update_contact(&id, &input, if_match).await?;
+    Ok(Reply::ok(json!({ "id": id, "updated": true })))
+}

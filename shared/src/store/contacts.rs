@@ -1,0 +1,447 @@
+//! Contacts in DynamoDB: atomic creates that claim the email address,
+//! conditional patches, and index queries for the list route.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update as TxUpdate,
+};
+use serde_json::json;
+
+use super::expr::Placeholders;
+use super::{Store, cancellation_codes, failed_condition, index, now};
+use crate::contact::{
+    CONTACT_ENTITY, Item, NewContact, PatchPlan, attr, email_claim_key, patch_needs_current,
+    plan_patch, summary_attrs, version_of,
+};
+use crate::error::ApiError;
+use crate::validate::Input;
+
+/// How many times a write is re-tried when a concurrent write got there first.
+const MAX_WRITE_ATTEMPTS: u32 = 8;
+
+/// Filters of `GET /api/contacts`, already checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactQuery {
+    pub company_id: Option<String>,
+    pub contact_type: Option<String>,
+    pub source: Option<String>,
+    /// Lower-cased search text.
+    pub search: Option<String>,
+    pub page: u32,
+    pub limit: u32,
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+fn key(id: &str) -> Item {
+    Item::from([(attr::ID.to_string(), s(id))])
+}
+
+fn build_err(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(format!("building a DynamoDB request: {e}"))
+}
+
+/// Sleeps a little longer on each attempt, with jitter, before a retry.
+async fn backoff(attempt: u32) {
+    let jitter = u64::from(ulid::Ulid::generate().random() as u8 % 16);
+    tokio::time::sleep(Duration::from_millis(5 * (1 << attempt.min(6)) + jitter)).await;
+}
+
+fn unknown_company() -> ApiError {
+    ApiError::field("company_id", "no company has this id")
+}
+
+/// What kept a patch from being written.
+enum PatchFailure {
+    /// The contact's own condition failed: it is gone, or changed since read.
+    Contact,
+    EmailTaken(String),
+    CompanyMissing,
+    /// Another transaction touched the same items; try again.
+    Busy,
+    Api(ApiError),
+}
+
+impl Store {
+    /// One contact, read consistently so a client sees its own writes.
+    pub async fn get_contact(&self, id: &str) -> Result<Option<Item>, ApiError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.contacts_table)
+            .set_key(Some(key(id)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out.item)
+    }
+
+    /// Writes a new contact. When it has an email, the address is claimed in
+    /// the same transaction, so two creates with one email cannot both win;
+    /// a company id is checked in that transaction too.
+    pub async fn create_contact(&self, contact: &NewContact) -> Result<(), ApiError> {
+        let mut ph = Placeholders::default();
+        let not_exists = format!("attribute_not_exists({})", ph.name(attr::ID));
+        let names = ph.names();
+
+        let put_contact = Put::builder()
+            .table_name(&self.contacts_table)
+            .set_item(Some(contact.item.clone()))
+            .condition_expression(&not_exists)
+            .set_expression_attribute_names(names.clone())
+            .build()
+            .map_err(build_err)?;
+        let mut tx = vec![TransactWriteItem::builder().put(put_contact).build()];
+        let claim_at = contact.email_lc.as_ref().map(|lc| {
+            let claim = Item::from([
+                (attr::ID.to_string(), s(&email_claim_key(lc))),
+                (attr::CONTACT_ID.to_string(), s(&contact.id)),
+            ]);
+            let put = Put::builder()
+                .table_name(&self.contacts_table)
+                .set_item(Some(claim))
+                .condition_expression(&not_exists)
+                .set_expression_attribute_names(names.clone())
+                .build();
+            tx.push(
+                TransactWriteItem::builder()
+                    .put(put.map_err(build_err)?)
+                    .build(),
+            );
+            Ok::<_, ApiError>(tx.len() - 1)
+        });
+        let claim_at = claim_at.transpose()?;
+        let company_at = match &contact.company_id {
+            Some(company_id) => {
+                tx.push(self.company_exists_check(company_id)?);
+                Some(tx.len() - 1)
+            }
+            None => None,
+        };
+
+        if tx.len() == 1 {
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.contacts_table)
+                .set_item(Some(contact.item.clone()))
+                .condition_expression(&not_exists)
+                .set_expression_attribute_names(names)
+                .send()
+                .await;
+            return match result {
+                Ok(_) => Ok(()),
+                Err(e) if failed_condition(&e) => {
+                    Err(ApiError::Internal("contact id collision".into()))
+                }
+                Err(e) => Err(e.into()),
+            };
+        }
+
+        for attempt in 0..MAX_WRITE_ATTEMPTS {
+            let err = match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(tx.clone()))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) => e,
+            };
+            let Some(codes) = cancellation_codes(&err) else {
+                return Err(err.into());
+            };
+            let failed = |i: Option<usize>| {
+                i.is_some_and(|i| codes.get(i).is_some_and(|c| c == "ConditionalCheckFailed"))
+            };
+            if failed(claim_at) {
+                return Err(self
+                    .duplicate_email(contact.email_lc.as_deref().unwrap_or_default())
+                    .await);
+            }
+            if failed(company_at) {
+                return Err(unknown_company());
+            }
+            if codes.iter().any(|c| c == "TransactionConflict") {
+                backoff(attempt).await;
+                continue;
+            }
+            return Err(ApiError::Internal(format!(
+                "create transaction cancelled: {codes:?}"
+            )));
+        }
+        Err(busy())
+    }
+
+    /// Applies a validated patch. Patches that only set or clear plain fields
+    /// are one conditional `UpdateItem`, so concurrent patches of different
+    /// fields all land. Patches that depend on the current contact (email,
+    /// name parts) read it and write on condition that its version is
+    /// unchanged, retrying when another write got in between.
+    /// `if_match` makes the write conditional on the client's version (412).
+    pub async fn update_contact(
+        &self,
+        id: &str,
+        input: &Input,
+        if_match: Option<u64>,
+    ) -> Result<(), ApiError> {
+        for attempt in 0..MAX_WRITE_ATTEMPTS {
+            let current = if patch_needs_current(input) {
+                let item = self
+                    .get_contact(id)
+                    .await?
+                    .ok_or(ApiError::NotFound("contact"))?;
+                if if_match.is_some_and(|v| version_of(&item) != Some(v)) {
+                    return Err(ApiError::PreconditionFailed);
+                }
+                Some(item)
+            } else {
+                None
+            };
+            let plan = plan_patch(input, current.as_ref(), if_match, &now())?;
+            match self.write_patch(id, &plan).await {
+                Ok(()) => return Ok(()),
+                Err(PatchFailure::Api(e)) => return Err(e),
+                Err(PatchFailure::EmailTaken(lc)) => return Err(self.duplicate_email(&lc).await),
+                Err(PatchFailure::CompanyMissing) => return Err(unknown_company()),
+                Err(PatchFailure::Busy) => backoff(attempt).await,
+                Err(PatchFailure::Contact) => {
+                    let now_item = self
+                        .get_contact(id)
+                        .await?
+                        .ok_or(ApiError::NotFound("contact"))?;
+                    if if_match.is_some_and(|v| version_of(&now_item) != Some(v)) {
+                        return Err(ApiError::PreconditionFailed);
+                    }
+                    // Changed between our read and our write: plan again from the new state.
+                    backoff(attempt).await;
+                }
+            }
+        }
+        Err(busy())
+    }
+
+    async fn write_patch(&self, id: &str, plan: &PatchPlan) -> Result<(), PatchFailure> {
+        let u = &plan.update;
+        let expression = u.expression().unwrap_or_default();
+        if plan.email_change.is_none() && plan.company_to_check.is_none() {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.contacts_table)
+                .set_key(Some(key(id)))
+                .update_expression(expression)
+                .set_condition_expression(u.condition())
+                .set_expression_attribute_names(u.ph.names())
+                .set_expression_attribute_values(u.ph.values())
+                .send()
+                .await;
+            return match result {
+                Ok(_) => Ok(()),
+                Err(e) if failed_condition(&e) => Err(PatchFailure::Contact),
+                Err(e) => Err(PatchFailure::Api(e.into())),
+            };
+        }
+
+        let update = TxUpdate::builder()
+            .table_name(&self.contacts_table)
+            .set_key(Some(key(id)))
+            .update_expression(expression)
+            .set_condition_expression(u.condition())
+            .set_expression_attribute_names(u.ph.names())
+            .set_expression_attribute_values(u.ph.values())
+            .build()
+            .map_err(|e| PatchFailure::Api(build_err(e)))?;
+        let mut tx = vec![TransactWriteItem::builder().update(update).build()];
+        let mut claim_at = None;
+        if let Some((old, new)) = &plan.email_change {
+            if let Some(old) = old {
+                tx.push(self.release_claim(old, id).map_err(PatchFailure::Api)?);
+            }
+            if let Some(new) = new {
+                tx.push(self.claim(new, id).map_err(PatchFailure::Api)?);
+                claim_at = Some((tx.len() - 1, new.clone()));
+            }
+        }
+        let company_at = match &plan.company_to_check {
+            Some(c) => {
+                tx.push(self.company_exists_check(c).map_err(PatchFailure::Api)?);
+                Some(tx.len() - 1)
+            }
+            None => None,
+        };
+        let err = match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(tx))
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        let Some(codes) = cancellation_codes(&err) else {
+            return Err(PatchFailure::Api(err.into()));
+        };
+        let failed = |i: usize| codes.get(i).is_some_and(|c| c == "ConditionalCheckFailed");
+        if failed(0) {
+            return Err(PatchFailure::Contact);
+        }
+        if let Some((i, lc)) = claim_at
+            && failed(i)
+        {
+            return Err(PatchFailure::EmailTaken(lc));
+        }
+        if company_at.is_some_and(failed) {
+            return Err(PatchFailure::CompanyMissing);
+        }
+        if codes
+            .iter()
+            .any(|c| c == "TransactionConflict" || c == "ConditionalCheckFailed")
+        {
+            // A claim released by someone else meanwhile, or a racing transaction.
+            return Err(PatchFailure::Busy);
+        }
+        Err(PatchFailure::Api(ApiError::Internal(format!(
+            "patch transaction cancelled: {codes:?}"
+        ))))
+    }
+
+    /// Claims `email_lc` for `contact_id` (the contact may already hold it).
+    fn claim(&self, email_lc: &str, contact_id: &str) -> Result<TransactWriteItem, ApiError> {
+        let mut ph = Placeholders::default();
+        let condition = format!("attribute_not_exists({})", ph.name(attr::ID));
+        let item = Item::from([
+            (attr::ID.to_string(), s(&email_claim_key(email_lc))),
+            (attr::CONTACT_ID.to_string(), s(contact_id)),
+        ]);
+        let put = Put::builder()
+            .table_name(&self.contacts_table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_names(ph.names())
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Releases `email_lc`, on condition that `contact_id` holds it.
+    fn release_claim(
+        &self,
+        email_lc: &str,
+        contact_id: &str,
+    ) -> Result<TransactWriteItem, ApiError> {
+        let mut ph = Placeholders::default();
+        let condition = format!(
+            "{} = {}",
+            ph.name(attr::CONTACT_ID),
+            ph.value(s(contact_id))
+        );
+        let delete = Delete::builder()
+            .table_name(&self.contacts_table)
+            .set_key(Some(key(&email_claim_key(email_lc))))
+            .condition_expression(condition)
+            .set_expression_attribute_names(ph.names())
+            .set_expression_attribute_values(ph.values())
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
+    }
+
+    fn company_exists_check(&self, company_id: &str) -> Result<TransactWriteItem, ApiError> {
+        let mut ph = Placeholders::default();
+        let check = ConditionCheck::builder()
+            .table_name(&self.companies_table)
+            .set_key(Some(key(company_id)))
+            .condition_expression(format!("attribute_exists({})", ph.name(attr::ID)))
+            .set_expression_attribute_names(ph.names())
+            .build()
+            .map_err(build_err)?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+
+    /// The 409 for an email another contact holds, naming that contact.
+    async fn duplicate_email(&self, email_lc: &str) -> ApiError {
+        let holder = self
+            .client
+            .get_item()
+            .table_name(&self.contacts_table)
+            .set_key(Some(key(&email_claim_key(email_lc))))
+            .consistent_read(true)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.item)
+            .and_then(|i| i.get(attr::CONTACT_ID).and_then(|v| v.as_s().ok()).cloned());
+        ApiError::Conflict {
+            code: "duplicate_email",
+            message: "a contact with this email already exists".into(),
+            details: Some(json!({ "field": "email", "existing_id": holder })),
+        }
+    }
+
+    /// A page of contacts matching `q`, newest first, and how many match in all.
+    /// The most selective filter picks the index (company, then type, then
+    /// source, else all contacts); the others filter its entries.
+    pub async fn list_contacts(&self, q: &ContactQuery) -> Result<(Vec<Item>, usize), ApiError> {
+        let mut ph = Placeholders::default();
+        let (index, key_attr, key_value) = if let Some(c) = &q.company_id {
+            (index::BY_COMPANY, "company_id", c.as_str())
+        } else if let Some(t) = &q.contact_type {
+            (index::BY_TYPE, "contact_type", t.as_str())
+        } else if let Some(src) = &q.source {
+            (index::BY_SOURCE, "source", src.as_str())
+        } else {
+            (index::BY_CREATED, attr::ENTITY, CONTACT_ENTITY)
+        };
+        let key_condition = format!("{} = {}", ph.name(key_attr), ph.value(s(key_value)));
+
+        let mut filters = Vec::new();
+        for (attr_name, value) in [
+            ("company_id", &q.company_id),
+            ("contact_type", &q.contact_type),
+            ("source", &q.source),
+        ] {
+            if let Some(v) = value
+                && attr_name != key_attr
+            {
+                filters.push(format!("{} = {}", ph.name(attr_name), ph.value(s(v))));
+            }
+        }
+        if let Some(text) = &q.search {
+            let v = ph.value(s(text));
+            filters.push(format!(
+                "(contains({}, {v}) OR contains({}, {v}))",
+                ph.name(attr::NAME_LC),
+                ph.name(attr::EMAIL_LC)
+            ));
+        }
+        let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
+        let projection = ph.projection(&summary_attrs());
+
+        let query = self
+            .client
+            .query()
+            .table_name(&self.contacts_table)
+            .index_name(index)
+            .key_condition_expression(key_condition)
+            .set_filter_expression(filter)
+            .projection_expression(projection)
+            .set_expression_attribute_names(ph.names())
+            .set_expression_attribute_values(ph.values());
+        let offset = (q.page as usize - 1) * q.limit as usize;
+        self.query_window(query, offset, q.limit as usize).await
+    }
+}
+
+fn busy() -> ApiError {
+    ApiError::Conflict {
+        code: "conflict",
+        message: "the contact is being changed by other requests; retry".into(),
+        details: None,
+    }
+}

@@ -1,0 +1,107 @@
+//! The DynamoDB store. One `Store` per container, built once at start-up
+//! and shared by every request; each resource has its own module.
+
+pub mod companies;
+pub mod contacts;
+pub mod expr;
+pub mod keys;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+
+use crate::config::Config;
+use crate::contact::Item;
+use crate::error::ApiError;
+
+/// Index names, as declared in `template.yaml`.
+pub mod index {
+    pub const BY_COMPANY: &str = "by_company";
+    pub const BY_TYPE: &str = "by_type";
+    pub const BY_SOURCE: &str = "by_source";
+    pub const BY_CREATED: &str = "by_created";
+    pub const BY_DOMAIN: &str = "by_domain";
+}
+
+/// The SDK client and the table names.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub client: Client,
+    pub contacts_table: String,
+    pub companies_table: String,
+    pub api_keys_table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, config: &Config) -> Self {
+        Store {
+            client,
+            contacts_table: config.contacts_table.clone(),
+            companies_table: config.companies_table.clone(),
+            api_keys_table: config.api_keys_table.clone(),
+        }
+    }
+
+    /// Runs `query` through all its pages, newest first, and returns the
+    /// `limit` items after the first `offset` along with the number of
+    /// matching items in all.
+    async fn query_window(
+        &self,
+        query: QueryFluentBuilder,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<Item>, usize), ApiError> {
+        let mut items = Vec::with_capacity(limit);
+        let mut total = 0usize;
+        let mut start = None;
+        loop {
+            let page = query
+                .clone()
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in page.items.unwrap_or_default() {
+                if total >= offset && items.len() < limit {
+                    items.push(item);
+                }
+                total += 1;
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok((items, total));
+            }
+        }
+    }
+}
+
+/// True when a single-item write failed its condition.
+pub(crate) fn failed_condition<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+/// Why each item of a cancelled transaction failed (`ConditionalCheckFailed`,
+/// `TransactionConflict`, `None`, …), in request order; `None` when the
+/// transaction failed for another reason.
+pub(crate) fn cancellation_codes<R>(
+    err: &SdkError<TransactWriteItemsError, R>,
+) -> Option<Vec<String>> {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(e)) => Some(
+            e.cancellation_reasons()
+                .iter()
+                .map(|r| r.code().unwrap_or("None").to_string())
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// The current time as RFC 3339 with milliseconds, in UTC.
+pub fn now() -> String {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    DateTime::from(std::time::SystemTime::now())
+        .fmt(Format::DateTime)
+        .unwrap_or_default()
+}
