@@ -277,7 +277,7 @@ async fn patch_updates_fields_version_and_updated_at() {
     let c = after.data();
     assert_eq!(c["portal_access"], 1);
     assert_eq!(c["portal_role"], "client_admin");
-    assert!(c.get("phone").is_none(), "null clears a field");
+    assert_eq!(c["phone"], serde_json::Value::Null, "null clears a field");
     assert_eq!(c["engagement_score"], 42.5);
     assert_eq!(c["enrichment_data"]["fields"][0], "title");
     assert_eq!(c["version"], 2);
@@ -308,7 +308,7 @@ async fn patch_rejects_unknown_read_only_and_invalid_fields_writing_nothing() {
         "a contact keeps an email or a company"
     );
     let c = api.get(&uri).await;
-    assert!(c.data().get("title").is_none());
+    assert_eq!(c.data()["title"], serde_json::Value::Null);
     assert_eq!(c.data()["version"], 1);
 }
 

@@ -34,17 +34,21 @@ pub fn new_company(input: &Input, id: &str, now: &str) -> Result<Item, ApiError>
     Ok(item)
 }
 
-/// A company as clients see it.
+/// A company as clients see it: id, every declared field (`null` when
+/// unset) and the timestamps.
 pub fn to_json(item: &Item) -> Value {
-    let shown = [attr::ID, attr::CREATED_AT, attr::UPDATED_AT];
-    let mut out = Map::new();
-    for (name, value) in item {
-        if (shown.contains(&name.as_str()) || COMPANY_FIELDS.iter().any(|f| f.name == name))
-            && let Ok(s) = value.as_s()
-        {
-            out.insert(name.clone(), Value::String(s.clone()));
-        }
-    }
+    let names = std::iter::once(attr::ID)
+        .chain(COMPANY_FIELDS.iter().map(|f| f.name))
+        .chain([attr::CREATED_AT, attr::UPDATED_AT]);
+    let out: Map<String, Value> = names
+        .map(|n| {
+            let v = item
+                .get(n)
+                .and_then(|v| v.as_s().ok())
+                .map_or(Value::Null, |s| Value::String(s.clone()));
+            (n.to_string(), v)
+        })
+        .collect();
     Value::Object(out)
 }
 
@@ -74,7 +78,7 @@ mod tests {
         let v = to_json(&new_company(&input, "co_1", "t").unwrap());
         assert_eq!(
             v,
-            json!({"id": "co_1", "name": "Acme", "created_at": "t", "updated_at": "t"})
+            json!({"id": "co_1", "name": "Acme", "domain": null, "created_at": "t", "updated_at": "t"})
         );
     }
 }

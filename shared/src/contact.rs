@@ -275,26 +275,46 @@ pub fn plan_patch(
     })
 }
 
-/// Client-visible attributes besides the field table.
-const SHOWN_SERVER_ATTRS: &[&str] = &[attr::ID, attr::CREATED_AT, attr::UPDATED_AT, attr::VERSION];
-
-/// An item as clients see it: declared fields and server attributes only,
-/// plus `company_name` when the contact has a company.
+/// A contact as `GET /api/contacts/:id` shows it: every declared field
+/// (`null` when unset), the server attributes, and `company_name`.
 pub fn to_json(item: &Item, company_name: Option<&str>) -> Value {
+    let names = CONTACT_FIELDS.iter().map(|f| f.name).chain([
+        attr::CREATED_AT,
+        attr::UPDATED_AT,
+        attr::VERSION,
+    ]);
+    render(item, names, company_name)
+}
+
+/// A contact as a list item shows it: the summary fields and `company_name`.
+pub fn summary_json(item: &Item, company_name: Option<&str>) -> Value {
+    render(
+        item,
+        summary_attrs().into_iter().filter(|a| *a != attr::ID),
+        company_name,
+    )
+}
+
+/// `id`, then each of `names` from the item (`null` when absent), then
+/// `company_name`. Internal attributes never appear because only declared
+/// names are read.
+fn render<'a>(
+    item: &Item,
+    names: impl Iterator<Item = &'a str>,
+    company_name: Option<&str>,
+) -> Value {
     let mut out = Map::new();
-    for (name, value) in item {
-        let shown = SHOWN_SERVER_ATTRS.contains(&name.as_str())
-            || CONTACT_FIELDS.iter().any(|f| f.name == name);
-        if shown && let Ok(v) = serde_dynamo::from_attribute_value::<_, Value>(value.clone()) {
-            out.insert(name.clone(), v);
-        }
+    for name in std::iter::once(attr::ID).chain(names) {
+        let value = item
+            .get(name)
+            .and_then(|v| serde_dynamo::from_attribute_value::<_, Value>(v.clone()).ok())
+            .unwrap_or(Value::Null);
+        out.insert(name.to_string(), value);
     }
-    if out.contains_key("company_id") {
-        out.insert(
-            "company_name".into(),
-            company_name.map_or(Value::Null, |c| Value::String(c.into())),
-        );
-    }
+    out.insert(
+        "company_name".into(),
+        company_name.map_or(Value::Null, |c| Value::String(c.into())),
+    );
     Value::Object(out)
 }
 
@@ -497,8 +517,17 @@ mod tests {
         assert_eq!(v["company_name"], "Acme");
         assert_eq!(v["portal_access"], 0);
         assert_eq!(v["version"], 1);
+        assert_eq!(
+            v["phone"],
+            Value::Null,
+            "unset fields are null, so every contact has one shape"
+        );
         for hidden in [attr::ENTITY, attr::NAME_LC, attr::EMAIL_LC] {
             assert!(v.get(hidden).is_none(), "{hidden} leaked");
         }
+        let summary = summary_json(&item, None);
+        assert_eq!(summary["company_name"], Value::Null);
+        assert!(summary.get("notes").is_none() && summary.get("version").is_none());
+        assert_eq!(summary["portal_role"], Value::Null);
     }
 }
