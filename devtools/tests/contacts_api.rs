@@ -586,6 +586,8 @@ async fn list_filters_combine_and_search_ignores_case() {
     assert_eq!(item["company_name"], "Acme Corp");
     assert_eq!(item["contact_type"], "client");
     assert_eq!(item["portal_access"], 0);
+    assert_eq!(item["portal_role"], serde_json::Value::Null);
+    assert!(item.get("notes").is_none(), "list items are summaries: {item}");
     let all = api.get("/api/contacts?limit=100").await;
     let names: HashSet<_> = all.data()["items"]
         .as_array()

@@ -26,7 +26,7 @@ pub async fn list_contacts(app: &App, req: &Request) -> Result<Reply, ApiError> 
     let items: Vec<_> = items
         .iter()
         .map(|i| {
-            contact::to_json(
+            contact::summary_json(
                 i,
                 text_attr(i, "company_id")
                     .and_then(|c| names.get(c))
