@@ -587,7 +587,10 @@ async fn list_filters_combine_and_search_ignores_case() {
     assert_eq!(item["contact_type"], "client");
     assert_eq!(item["portal_access"], 0);
     assert_eq!(item["portal_role"], serde_json::Value::Null);
-    assert!(item.get("notes").is_none(), "list items are summaries: {item}");
+    assert!(
+        item.get("notes").is_none(),
+        "list items are summaries: {item}"
+    );
     let all = api.get("/api/contacts?limit=100").await;
     let names: HashSet<_> = all.data()["items"]
         .as_array()
@@ -638,4 +641,116 @@ async fn wrong_content_type_big_bodies_bad_json_and_methods_are_refused() {
     assert_eq!(nf.status, StatusCode::NOT_FOUND);
     assert_eq!(nf.body["ok"], false);
     assert_eq!(api.total("").await, 0);
+}
+
+/// Every patchable field with a valid value for contact `n`.
+fn one_value_per_field(n: usize, company: &str) -> Vec<(&'static str, serde_json::Value)> {
+    vec![
+        ("email", json!(format!("moved-{n}@acme.com"))),
+        ("company_id", json!(company)),
+        ("first_name", json!("First")),
+        ("last_name", json!("Last")),
+        ("full_name", json!(format!("Full Name {n}"))),
+        ("title", json!("CTO")),
+        ("role", json!("buyer")),
+        ("department", json!("R&D")),
+        ("phone", json!("+44 20 7946 0000")),
+        ("contact_type", json!("investor")),
+        ("source", json!("conference")),
+        ("pipeline_stage", json!("qualified")),
+        ("funnel_stage", json!("mql")),
+        ("engagement_score", json!(77)),
+        ("last_engagement_at", json!("2026-11-30T12:00:00Z")),
+        ("enrichment_status", json!("enriched")),
+        ("enrichment_data", json!({"provider": "test"})),
+        ("linkedin_url", json!("https://www.linkedin.com/in/someone")),
+        ("photo_url", json!("https://example.com/p.png")),
+        ("close_lead_id", json!("lead_1")),
+        ("close_contact_id", json!("cont_1")),
+        ("tags", json!("a,b")),
+        ("notes", json!("met at the fair")),
+        ("portal_access", json!(1)),
+        ("portal_role", json!("client_viewer")),
+    ]
+}
+
+#[tokio::test]
+async fn fifty_concurrent_patches_of_different_fields_all_land() {
+    let api = TestApi::new().await;
+    let company = api.company("Patch Co").await;
+    let ids = [
+        api.contact(json!({"email": "one@acme.com", "first_name": "One"}))
+            .await,
+        api.contact(json!({"email": "two@acme.com", "first_name": "Two"}))
+            .await,
+    ];
+    // Every patchable field of both contacts at once: 2 × 25 = 50 requests.
+    let mut patches = Vec::new();
+    for (n, id) in ids.iter().enumerate() {
+        for (field, value) in one_value_per_field(n, &company) {
+            patches.push((format!("/api/contacts/{id}"), json!({ field: value })));
+        }
+    }
+    assert_eq!(patches.len(), 50);
+    let replies = join_all(
+        patches
+            .iter()
+            .map(|(uri, body)| api.patch(uri, body.clone())),
+    )
+    .await;
+    let failed: Vec<_> = replies
+        .iter()
+        .filter(|r| r.status != StatusCode::OK)
+        .map(|r| &r.body)
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    for (n, id) in ids.iter().enumerate() {
+        let c = api.get(&format!("/api/contacts/{id}")).await;
+        let c = c.data();
+        for (field, value) in one_value_per_field(n, &company) {
+            assert_eq!(c[field], value, "{field} of contact {n} was lost");
+        }
+        assert_eq!(c["version"], 26);
+        assert_eq!(c["company_name"], "Patch Co");
+    }
+    // The old addresses were released, the new ones are held.
+    assert_eq!(
+        api.post("/api/contacts", json!({"email": "one@acme.com"}))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        api.post("/api/contacts", json!({"email": "moved-1@acme.com"}))
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+}
+
+#[tokio::test]
+async fn two_concurrent_patches_with_one_if_match_give_one_200_and_one_412() {
+    let api = TestApi::new().await;
+    for body in [json!({"title": "x"}), json!({"first_name": "x"})] {
+        let id = api.contact(json!({"email": format!("im-{}@acme.com", ulid::Ulid::generate()), "first_name": "I"})).await;
+        let uri = format!("/api/contacts/{id}");
+        let (a, b) = tokio::join!(
+            api.send(
+                Method::PATCH,
+                &uri,
+                Some(body.clone()),
+                &[("if-match", "\"1\"")]
+            ),
+            api.send(
+                Method::PATCH,
+                &uri,
+                Some(json!({"department": "y"})),
+                &[("if-match", "\"1\"")]
+            ),
+        );
+        let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [200, 412], "{body}");
+        assert_eq!(api.get(&uri).await.data()["version"], 2);
+    }
 }

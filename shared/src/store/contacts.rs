@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::validate::Input;
 
 /// How many times a write is re-tried when a concurrent write got there first.
-const MAX_WRITE_ATTEMPTS: u32 = 8;
+const MAX_WRITE_ATTEMPTS: u32 = 16;
 
 /// Filters of `GET /api/contacts`, already checked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
