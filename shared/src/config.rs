@@ -10,16 +10,19 @@ pub struct Config {
     pub contacts_table: String,
     pub companies_table: String,
     pub api_keys_table: String,
+    /// Idempotency records of creates, expired by DynamoDB TTL.
+    pub idempotency_table: String,
     /// `DYNAMODB_ENDPOINT`; `None` (unset or empty) means the real AWS endpoint.
     pub dynamodb_endpoint: Option<String>,
 }
 
 /// Environment variable and local default for each table, in the order
 /// `template.yaml` declares them. The local tooling reads this list too.
-pub const TABLE_ENV: [(&str, &str); 3] = [
+pub const TABLE_ENV: [(&str, &str); 4] = [
     ("CONTACTS_TABLE", "contacts"),
     ("COMPANIES_TABLE", "companies"),
     ("API_KEYS_TABLE", "api_keys"),
+    ("IDEMPOTENCY_TABLE", "idempotency"),
 ];
 
 impl Config {
@@ -41,6 +44,7 @@ impl Config {
             contacts_table: table(0),
             companies_table: table(1),
             api_keys_table: table(2),
+            idempotency_table: table(3),
             dynamodb_endpoint: lookup("DYNAMODB_ENDPOINT").filter(|v| !v.trim().is_empty()),
         }
     }
@@ -52,6 +56,7 @@ impl Config {
             contacts_table: format!("{}{suffix}", self.contacts_table),
             companies_table: format!("{}{suffix}", self.companies_table),
             api_keys_table: format!("{}{suffix}", self.api_keys_table),
+            idempotency_table: format!("{}{suffix}", self.idempotency_table),
             dynamodb_endpoint: self.dynamodb_endpoint.clone(),
         }
     }
@@ -62,6 +67,7 @@ impl Config {
             "CONTACTS_TABLE" => Some(&self.contacts_table),
             "COMPANIES_TABLE" => Some(&self.companies_table),
             "API_KEYS_TABLE" => Some(&self.api_keys_table),
+            "IDEMPOTENCY_TABLE" => Some(&self.idempotency_table),
             _ => None,
         }
     }

@@ -50,6 +50,9 @@ pub enum ApiError {
         message: String,
         details: Option<Value>,
     },
+    /// An `Idempotency-Key` was reused with a different body.
+    #[error("this Idempotency-Key was used with a different request body")]
+    IdempotencyMismatch,
     /// `If-Match` named a version that is no longer current.
     #[error("the resource has changed since the given version")]
     PreconditionFailed,
@@ -79,6 +82,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ApiError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -96,6 +100,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict { code, .. } => code,
             ApiError::PreconditionFailed => "precondition_failed",
+            ApiError::IdempotencyMismatch => "idempotency_key_reused",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unavailable => "service_unavailable",
@@ -220,6 +225,7 @@ mod tests {
                 409,
             ),
             (ApiError::PreconditionFailed, 412),
+            (ApiError::IdempotencyMismatch, 422),
             (ApiError::PayloadTooLarge, 413),
             (ApiError::UnsupportedMediaType, 415),
             (ApiError::Unavailable, 503),

@@ -10,6 +10,7 @@ pub mod envelope;
 pub mod error;
 pub mod fields;
 pub mod http;
+pub mod idempotency;
 pub mod ids;
 pub mod lambda;
 pub mod logging;

@@ -11,17 +11,27 @@ use crate::envelope::Reply;
 use crate::error::ApiError;
 use crate::fields::COMPANY_FIELDS;
 use crate::http::{json_body, paging, path_id};
+use crate::idempotency;
 use crate::ids::{self, COMPANY_PREFIX};
-use crate::store::now;
+use crate::store::{Created, now};
 use crate::validate::{self, Mode};
 
 /// `POST /api/companies`: 201 with `{id, name}`.
 pub async fn create_company(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let input = validate::fields(json_body(req)?, COMPANY_FIELDS, Mode::Create)?;
-    let id = ids::new_company_id();
+    let id = idempotency::resource_id(req, ids::new_company_id);
     let item = company::new_company(&input, &id, &now())?;
+    let item = match app.store.create_company(item.clone()).await? {
+        Created::New => item,
+        // An earlier attempt of this idempotent request wrote it.
+        Created::AlreadyExists => app
+            .store
+            .get_company(&id)
+            .await?
+            .filter(|_| req.extensions().get::<idempotency::PresetId>().is_some())
+            .ok_or_else(|| ApiError::Internal("company id collision".into()))?,
+    };
     let name = text_attr(&item, "name").map(str::to_string);
-    app.store.create_company(item).await?;
     Ok(Reply::created(json!({ "id": id, "name": name }))
         .header(header::LOCATION, format!("/api/companies/{id}")))
 }

@@ -10,8 +10,9 @@ use crate::envelope::Reply;
 use crate::error::ApiError;
 use crate::fields::{CONTACT_FIELDS, CONTACT_TYPES, MAX_SEARCH_CHARS};
 use crate::http::{etag, if_match, json_body, paging, path_id, query_param};
+use crate::idempotency;
 use crate::ids::{self, CONTACT_PREFIX};
-use crate::store::{contacts::ContactQuery, now};
+use crate::store::{Created, contacts::ContactQuery, now};
 use crate::validate::{self, Mode};
 
 /// `GET /api/contacts`: filters, page/limit, totals, company names.
@@ -122,15 +123,25 @@ pub async fn get_contact(app: &App, req: &Request) -> Result<Reply, ApiError> {
 /// `POST /api/contacts`: 201 with `{id, full_name, email}`.
 pub async fn create_contact(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let input = validate::fields(json_body(req)?, CONTACT_FIELDS, Mode::Create)?;
-    let contact = NewContact::from_input(&input, ids::new_contact_id(), &now())?;
-    app.store.create_contact(&contact).await?;
+    let id = idempotency::resource_id(req, ids::new_contact_id);
+    let contact = NewContact::from_input(&input, id, &now())?;
+    let stored = match app.store.create_contact(&contact).await? {
+        Created::New => contact.item,
+        // An earlier attempt of this idempotent request wrote it: answer as it would have.
+        Created::AlreadyExists => app
+            .store
+            .get_contact(&contact.id)
+            .await?
+            .filter(|_| req.extensions().get::<idempotency::PresetId>().is_some())
+            .ok_or_else(|| ApiError::Internal("contact id collision".into()))?,
+    };
     Ok(Reply::created(json!({
         "id": contact.id,
-        "full_name": text_attr(&contact.item, "full_name"),
-        "email": text_attr(&contact.item, "email"),
+        "full_name": text_attr(&stored, "full_name"),
+        "email": text_attr(&stored, "email"),
     }))
     .header(header::LOCATION, format!("/api/contacts/{}", contact.id))
-    .header(header::ETAG, etag(1)))
+    .header(header::ETAG, etag(version_of(&stored).unwrap_or(1))))
 }
 
 /// `PATCH /api/contacts/:id`: any subset of the patchable fields.

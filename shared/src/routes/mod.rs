@@ -16,6 +16,8 @@ use crate::app::App;
 use crate::auth::{self, Caller};
 use crate::envelope::Reply;
 use crate::error::ApiError;
+use crate::idempotency::{self, Begin, PresetId};
+use crate::ids;
 
 pub use companies::{create_company, get_company, list_companies};
 pub use contacts::{create_contact, get_contact, list_contacts, update_contact};
@@ -70,6 +72,16 @@ impl Route {
         }
     }
 
+    /// A fresh id for the resource a create route makes; `None` for routes
+    /// that create nothing (and so take no `Idempotency-Key`).
+    pub fn new_resource_id(self) -> Option<String> {
+        match self {
+            Route::CreateContact => Some(ids::new_contact_id()),
+            Route::CreateCompany => Some(ids::new_company_id()),
+            _ => None,
+        }
+    }
+
     async fn handle(self, app: &App, req: &Request, _caller: &Caller) -> Result<Reply, ApiError> {
         match self {
             Route::ListContacts => list_contacts(app, req).await,
@@ -84,26 +96,14 @@ impl Route {
 }
 
 /// Answers one request for `route`: checks the method and the API key, runs
-/// the handler, wraps the result or error in the envelope, turns a panic into
-/// a 500, and logs one line (route, method, status, latency; never bodies,
-/// headers or keys).
+/// the handler (through the idempotency record when the request carries an
+/// `Idempotency-Key`), wraps the result or error in the envelope, turns a
+/// panic into a 500, and logs one line (route, method, status, latency;
+/// never bodies, headers or keys).
 pub async fn serve(route: Route, app: &App, req: Request) -> Response<Body> {
     let started = Instant::now();
     let method = req.method().clone();
-    let outcome = AssertUnwindSafe(async {
-        if req.method() != route.method() {
-            return Err(ApiError::MethodNotAllowed);
-        }
-        let caller = auth::authenticate(&app.store, req.headers()).await?;
-        route.handle(app, &req, &caller).await
-    })
-    .catch_unwind()
-    .await;
-    let response = match outcome {
-        Ok(Ok(reply)) => reply.into_response(),
-        Ok(Err(err)) => err.into_response(),
-        Err(_) => ApiError::Internal("handler panicked".into()).into_response(),
-    };
+    let response = guarded(respond(route, app, req)).await;
     tracing::info!(
         route = route.binary(),
         method = %method,
@@ -114,9 +114,74 @@ pub async fn serve(route: Route, app: &App, req: Request) -> Response<Body> {
     response
 }
 
+/// Runs `answer`, turning a panic into a 500 envelope without internals.
+pub async fn guarded(answer: impl Future<Output = Response<Body>>) -> Response<Body> {
+    match AssertUnwindSafe(answer).catch_unwind().await {
+        Ok(response) => response,
+        Err(_) => ApiError::Internal("handler panicked".into()).into_response(),
+    }
+}
+
+fn envelope(result: Result<Reply, ApiError>) -> Response<Body> {
+    result.map_or_else(ApiError::into_response, Reply::into_response)
+}
+
+async fn respond(route: Route, app: &App, mut req: Request) -> Response<Body> {
+    if req.method() != route.method() {
+        return ApiError::MethodNotAllowed.into_response();
+    }
+    let caller = match auth::authenticate(&app.store, req.headers()).await {
+        Ok(caller) => caller,
+        Err(e) => return e.into_response(),
+    };
+    let Some(fresh_id) = route.new_resource_id() else {
+        return envelope(route.handle(app, &req, &caller).await);
+    };
+    let key = match idempotency::key_of(&req) {
+        Ok(Some(key)) => key,
+        Ok(None) => return envelope(route.handle(app, &req, &caller).await),
+        Err(e) => return e.into_response(),
+    };
+    match idempotency::begin(
+        &app.store,
+        &caller,
+        route.binary(),
+        &key,
+        req.body().as_ref(),
+        fresh_id,
+    )
+    .await
+    {
+        Err(e) => e.into_response(),
+        Ok(Begin::Replay(response)) => response,
+        Ok(Begin::Run {
+            record_key,
+            resource_id,
+        }) => {
+            req.extensions_mut().insert(PresetId(resource_id));
+            let response = envelope(route.handle(app, &req, &caller).await);
+            idempotency::finish(&app.store, &record_key, &response).await;
+            response
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_a_500_envelope_without_internals() {
+        let resp = guarded(async { panic!("secret internals") }).await;
+        assert_eq!(resp.status(), 500);
+        let body = std::str::from_utf8(resp.body().as_ref())
+            .unwrap()
+            .to_string();
+        assert!(
+            body.contains("internal_error") && !body.contains("secret"),
+            "{body}"
+        );
+    }
 
     #[test]
     fn binaries_round_trip() {

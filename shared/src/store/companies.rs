@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use super::expr::Placeholders;
-use super::{Store, failed_condition, index};
+use super::{Created, Store, failed_condition, index};
 use crate::company::COMPANY_ENTITY;
 use crate::contact::{Item, attr};
 use crate::error::ApiError;
@@ -20,7 +20,7 @@ fn key(id: &str) -> Item {
 }
 
 impl Store {
-    pub async fn create_company(&self, item: Item) -> Result<(), ApiError> {
+    pub async fn create_company(&self, item: Item) -> Result<Created, ApiError> {
         let mut ph = Placeholders::default();
         let result = self
             .client
@@ -32,10 +32,8 @@ impl Store {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
-            Err(e) if failed_condition(&e) => {
-                Err(ApiError::Internal("company id collision".into()))
-            }
+            Ok(_) => Ok(Created::New),
+            Err(e) if failed_condition(&e) => Ok(Created::AlreadyExists),
             Err(e) => Err(e.into()),
         }
     }

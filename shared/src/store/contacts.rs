@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{
 use serde_json::json;
 
 use super::expr::Placeholders;
-use super::{Store, cancellation_codes, failed_condition, index, now};
+use super::{Created, Store, cancellation_codes, failed_condition, index, now};
 use crate::contact::{
     CONTACT_ENTITY, Item, NewContact, PatchPlan, attr, email_claim_key, patch_needs_current,
     plan_patch, summary_attrs, version_of,
@@ -82,7 +82,7 @@ impl Store {
     /// Writes a new contact. When it has an email, the address is claimed in
     /// the same transaction, so two creates with one email cannot both win;
     /// a company id is checked in that transaction too.
-    pub async fn create_contact(&self, contact: &NewContact) -> Result<(), ApiError> {
+    pub async fn create_contact(&self, contact: &NewContact) -> Result<Created, ApiError> {
         let mut ph = Placeholders::default();
         let not_exists = format!("attribute_not_exists({})", ph.name(attr::ID));
         let names = ph.names();
@@ -133,10 +133,8 @@ impl Store {
                 .send()
                 .await;
             return match result {
-                Ok(_) => Ok(()),
-                Err(e) if failed_condition(&e) => {
-                    Err(ApiError::Internal("contact id collision".into()))
-                }
+                Ok(_) => Ok(Created::New),
+                Err(e) if failed_condition(&e) => Ok(Created::AlreadyExists),
                 Err(e) => Err(e.into()),
             };
         }
@@ -149,7 +147,7 @@ impl Store {
                 .send()
                 .await
             {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(Created::New),
                 Err(e) => e,
             };
             let Some(codes) = cancellation_codes(&err) else {
@@ -158,6 +156,11 @@ impl Store {
             let failed = |i: Option<usize>| {
                 i.is_some_and(|i| codes.get(i).is_some_and(|c| c == "ConditionalCheckFailed"))
             };
+            if failed(Some(0)) {
+                // The contact itself exists: an earlier attempt of this
+                // idempotent request wrote it (and its claim).
+                return Ok(Created::AlreadyExists);
+            }
             if failed(claim_at) {
                 return Err(self
                     .duplicate_email(contact.email_lc.as_deref().unwrap_or_default())

@@ -4,6 +4,7 @@
 pub mod companies;
 pub mod contacts;
 pub mod expr;
+pub mod idempotency;
 pub mod keys;
 
 use aws_sdk_dynamodb::Client;
@@ -31,6 +32,7 @@ pub struct Store {
     pub contacts_table: String,
     pub companies_table: String,
     pub api_keys_table: String,
+    pub idempotency_table: String,
 }
 
 impl Store {
@@ -40,6 +42,7 @@ impl Store {
             contacts_table: config.contacts_table.clone(),
             companies_table: config.companies_table.clone(),
             api_keys_table: config.api_keys_table.clone(),
+            idempotency_table: config.idempotency_table.clone(),
         }
     }
 
@@ -74,6 +77,14 @@ impl Store {
             }
         }
     }
+}
+
+/// Whether a create wrote a new item or found it already written (by an
+/// earlier attempt of the same idempotent request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    New,
+    AlreadyExists,
 }
 
 /// True when a single-item write failed its condition.

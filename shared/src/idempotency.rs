@@ -1,0 +1,234 @@
+//! `Idempotency-Key` on creates: the same key with the same body replays the
+//! first answer and creates one item; with another body it is a 422; while
+//! the first request is still running it is a 409. Keys are scoped to the API
+//! key that sent them and expire after 24 hours.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use sha2::{Digest, Sha256};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::store::Store;
+use crate::store::idempotency::{Reservation, StoredResponse};
+
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+pub const MAX_KEY_CHARS: usize = 255;
+/// How long a record is kept (DynamoDB TTL removes it after that).
+pub const RETENTION_SECONDS: i64 = 24 * 60 * 60;
+/// How long a request owns its key before a retry may take over. Longer
+/// than the functions' 10 s timeout, so a live request is never overtaken.
+pub const LEASE_SECONDS: i64 = 30;
+/// Header set on replayed answers.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// The id an idempotent create must use, chosen by its first attempt.
+/// Handlers find it in the request's extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresetId(pub String);
+
+/// The id for a create: the preset one of an idempotent request, else `fresh()`.
+pub fn resource_id(req: &Request, fresh: impl FnOnce() -> String) -> String {
+    req.extensions()
+        .get::<PresetId>()
+        .map_or_else(fresh, |p| p.0.clone())
+}
+
+/// The request's `Idempotency-Key`, checked.
+pub fn key_of(req: &Request) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or_default().trim();
+    if key.is_empty()
+        || key.chars().count() > MAX_KEY_CHARS
+        || !key.chars().all(|c| c.is_ascii_graphic())
+    {
+        return Err(ApiError::field(
+            "Idempotency-Key",
+            format!("must be 1 to {MAX_KEY_CHARS} visible ASCII characters"),
+        ));
+    }
+    Ok(Some(key.to_string()))
+}
+
+/// A fingerprint of the body that ignores key order and whitespace when it
+/// is JSON, so a client's re-serialised retry still matches.
+pub fn request_hash(body: &[u8]) -> String {
+    let canonical = serde_json::from_slice::<serde_json::Value>(body)
+        .map(|v| v.to_string().into_bytes())
+        .unwrap_or_else(|_| body.to_vec());
+    Sha256::digest(&canonical)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// What to do with an idempotent request.
+pub enum Begin {
+    /// Run it, creating the resource under this id.
+    Run {
+        record_key: String,
+        resource_id: String,
+    },
+    /// Answer with what the first attempt answered.
+    Replay(Response<Body>),
+}
+
+/// Reserves the key, or decides how to answer a repeat.
+pub async fn begin(
+    store: &Store,
+    caller: &Caller,
+    route: &str,
+    key: &str,
+    body: &[u8],
+    fresh_id: String,
+) -> Result<Begin, ApiError> {
+    let record_key = format!("{}#{route}#{key}", caller.key_hash);
+    let hash = request_hash(body);
+    let now = now();
+    let reservation = store
+        .reserve_idempotency_key(
+            &record_key,
+            &hash,
+            &fresh_id,
+            now,
+            now + LEASE_SECONDS,
+            now + RETENTION_SECONDS,
+        )
+        .await?;
+    let record = match reservation {
+        Reservation::Reserved => {
+            return Ok(Begin::Run {
+                record_key,
+                resource_id: fresh_id,
+            });
+        }
+        Reservation::Taken(record) => record,
+    };
+    if record.request_hash != hash {
+        return Err(ApiError::IdempotencyMismatch);
+    }
+    if let Some(stored) = record.response {
+        return Ok(Begin::Replay(replay(&stored)));
+    }
+    if record.lease_until > now {
+        return Err(ApiError::Conflict {
+            code: "request_in_progress",
+            message: "a request with this Idempotency-Key is still being processed; retry shortly"
+                .into(),
+            details: None,
+        });
+    }
+    if store
+        .take_over_idempotency_key(&record_key, record.lease_until, now + LEASE_SECONDS)
+        .await?
+    {
+        Ok(Begin::Run {
+            record_key,
+            resource_id: record.resource_id,
+        })
+    } else {
+        Err(ApiError::Conflict {
+            code: "request_in_progress",
+            message: "another retry with this Idempotency-Key is being processed; retry shortly"
+                .into(),
+            details: None,
+        })
+    }
+}
+
+/// Stores a final answer for replay, or frees the key for an immediate
+/// retry when the answer was a failure worth retrying (5xx, or a 409 from a
+/// write race). Best effort: the client still gets `response`.
+pub async fn finish(store: &Store, record_key: &str, response: &Response<Body>) {
+    let status = response.status();
+    let retryable =
+        status.is_server_error() || status == StatusCode::CONFLICT && !is_duplicate(response);
+    let result = if retryable {
+        store.release_idempotency_key(record_key).await
+    } else {
+        let stored = StoredResponse {
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(response.body().as_ref()).into_owned(),
+            location: response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        };
+        store.complete_idempotency_key(record_key, &stored).await
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = ?e, "could not record the idempotent answer; the lease will expire");
+    }
+}
+
+fn is_duplicate(response: &Response<Body>) -> bool {
+    std::str::from_utf8(response.body().as_ref()).is_ok_and(|b| b.contains("\"duplicate_email\""))
+}
+
+fn replay(stored: &StoredResponse) -> Response<Body> {
+    let mut resp = Response::new(Body::Text(stored.body.clone()));
+    *resp.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    if let Some(location) = stored
+        .location
+        .as_deref()
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
+        headers.insert(header::LOCATION, location);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_ignores_key_order_and_whitespace() {
+        assert_eq!(
+            request_hash(br#"{"a":1,"b":2}"#),
+            request_hash(b"{ \"b\": 2, \"a\": 1 }")
+        );
+        assert_ne!(request_hash(br#"{"a":1}"#), request_hash(br#"{"a":2}"#));
+    }
+
+    #[test]
+    fn keys_are_checked() {
+        let mut req = Request::new(Body::Empty);
+        assert_eq!(key_of(&req).unwrap(), None);
+        req.headers_mut()
+            .insert(IDEMPOTENCY_HEADER, "abc-123".parse().unwrap());
+        assert_eq!(key_of(&req).unwrap().as_deref(), Some("abc-123"));
+        req.headers_mut()
+            .insert(IDEMPOTENCY_HEADER, "x".repeat(256).parse().unwrap());
+        assert!(key_of(&req).is_err());
+        req.headers_mut()
+            .insert(IDEMPOTENCY_HEADER, "has space".parse().unwrap());
+        assert!(key_of(&req).is_err());
+    }
+
+    #[test]
+    fn preset_id_wins_over_a_fresh_one() {
+        let mut req = Request::new(Body::Empty);
+        assert_eq!(resource_id(&req, || "fresh".into()), "fresh");
+        req.extensions_mut().insert(PresetId("ct_preset".into()));
+        assert_eq!(resource_id(&req, || "fresh".into()), "ct_preset");
+    }
+}
