@@ -1,0 +1,160 @@
+//! DynamoDB faults through a fault-injecting proxy in front of DynamoDB
+//! Local: 30% of DynamoDB requests are throttled or fail with a 500. A run of
+//! 1,000 creates with idempotency keys, retried by the client, must end with
+//! exactly 1,000 contacts, no duplicates and no 500s.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use devtools::faultproxy::FaultProxy;
+use devtools::template::{Template, default_path};
+use devtools::{local_app, server};
+use futures::StreamExt;
+use lambda_http::http::{Request, StatusCode};
+use serde_json::{Value, json};
+use shared::App;
+use shared::auth::generate_key;
+use tower::ServiceExt;
+
+const CREATES: usize = 1_000;
+const FAULT_PERCENT: u64 = 30;
+const CLIENT_ATTEMPTS: usize = 40;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_percent_faults_lose_nothing_duplicate_nothing_and_never_500() {
+    let config = common::local_config();
+    let key = generate_key();
+    let direct = local_app(config.clone(), &key).await.unwrap();
+    let proxy = FaultProxy::start(
+        config.dynamodb_endpoint.as_deref().unwrap(),
+        FAULT_PERCENT,
+        42,
+    )
+    .await
+    .unwrap();
+    let mut faulty_config = config.clone();
+    faulty_config.dynamodb_endpoint = Some(proxy.endpoint.clone());
+    let faulty = Arc::new(App::new(faulty_config).await);
+    let router = server::router(faulty, Template::load(&default_path()).unwrap().routes()).unwrap();
+
+    let outcomes: Vec<(Option<String>, Vec<u16>)> = futures::stream::iter(0..CREATES)
+        .map(|i| {
+            let (router, key) = (router.clone(), key.clone());
+            async move {
+                let body =
+                    json!({"email": format!("fault-{i}@acme.com"), "first_name": format!("F{i}")})
+                        .to_string();
+                let mut statuses = Vec::new();
+                for _ in 0..CLIENT_ATTEMPTS {
+                    let req = Request::post("/api/contacts")
+                        .header("x-sm-key", &key)
+                        .header("content-type", "application/json")
+                        .header("idempotency-key", format!("create-{i}"))
+                        .body(axum::body::Body::from(body.clone()))
+                        .unwrap();
+                    let resp = router.clone().oneshot(req).await.unwrap();
+                    let status = resp.status();
+                    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                        .await
+                        .unwrap();
+                    let v: Value = serde_json::from_slice(&bytes).unwrap();
+                    statuses.push(status.as_u16());
+                    match status {
+                        StatusCode::CREATED => {
+                            return (v["data"]["id"].as_str().map(str::to_string), statuses);
+                        }
+                        StatusCode::SERVICE_UNAVAILABLE | StatusCode::UNAUTHORIZED => {}
+                        StatusCode::CONFLICT if v["error"]["code"] == "request_in_progress" => {}
+                        _ => return (None, statuses),
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                (None, statuses)
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+
+    let answered: Vec<u16> = outcomes
+        .iter()
+        .flat_map(|(_, s)| s.iter().copied())
+        .collect();
+    let ids: Vec<&String> = outcomes.iter().filter_map(|(id, _)| id.as_ref()).collect();
+    let unique: HashSet<_> = ids.iter().collect();
+    let (stored_contacts, stored_claims) = count_items(&direct).await;
+    let summary = json!({
+        "creates": CREATES,
+        "http_requests": answered.len(),
+        "dynamodb_requests": proxy.stats.requests.load(Ordering::Relaxed),
+        "faults_injected": proxy.stats.throttled.load(Ordering::Relaxed) + proxy.stats.server_errors.load(Ordering::Relaxed),
+        "throttled": proxy.stats.throttled.load(Ordering::Relaxed),
+        "dynamodb_500s": proxy.stats.server_errors.load(Ordering::Relaxed),
+        "answered_503": answered.iter().filter(|s| **s == 503).count(),
+        "answered_500": answered.iter().filter(|s| **s == 500).count(),
+        "answered_401": answered.iter().filter(|s| **s == 401).count(),
+        "answered_409_in_progress": answered.iter().filter(|s| **s == 409).count(),
+        "contacts_stored": stored_contacts,
+        "contacts_lost": CREATES.saturating_sub(stored_contacts),
+        "contacts_duplicated": stored_contacts.saturating_sub(CREATES),
+    });
+    println!("RELIABILITY {summary}");
+    let failed: Vec<_> = outcomes
+        .iter()
+        .filter(|(id, _)| id.is_none())
+        .map(|(_, s)| s)
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "requests that never got a 201: {failed:?}"
+    );
+    assert_eq!(summary["answered_500"], 0, "{summary}");
+    assert_eq!(
+        unique.len(),
+        CREATES,
+        "every create answered with its own id"
+    );
+    assert_eq!(
+        (stored_contacts, stored_claims),
+        (CREATES, CREATES),
+        "{summary}"
+    );
+    assert!(
+        summary["faults_injected"].as_u64().unwrap() > 0,
+        "the proxy injected faults"
+    );
+}
+
+/// Contacts and email claims in the table, counted by a (test-only) scan.
+async fn count_items(app: &App) -> (usize, usize) {
+    let (mut contacts, mut claims, mut start) = (0, 0, None);
+    loop {
+        let page = app
+            .store
+            .client
+            .scan()
+            .table_name(&app.store.contacts_table)
+            .projection_expression("#id")
+            .expression_attribute_names("#id", "id")
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            let id = item["id"].as_s().unwrap();
+            if id.starts_with("ct_") {
+                contacts += 1;
+            } else if id.starts_with("email#") {
+                claims += 1;
+            }
+        }
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return (contacts, claims);
+        }
+    }
+}
