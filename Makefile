@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 ARM64_TARGET := aarch64-unknown-linux-gnu
 ARGS ?=
 
-.PHONY: dev test lint tools py-tools build zip deploy api-key \
+.PHONY: dev test lint tools py-tools build zip deploy api-key openapi \
         ddb-start ddb-stop ddb-status arm64-target clean distclean
 
 ## dev: DynamoDB Local + local API server (Ctrl-C stops both)
@@ -52,6 +52,10 @@ zip: py-tools arm64-target
 ## deploy: sam build + sam deploy (settings in samconfig.toml)
 deploy: build
 	sam deploy
+
+## openapi: regenerate openapi.json from the code (a test fails when it drifts)
+openapi:
+	cargo run -q -p devtools --bin openapi
 
 ## api-key: run the api-key tool, e.g. make api-key ARGS="--help"
 api-key:

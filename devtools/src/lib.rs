@@ -2,6 +2,7 @@
 //! `template.yaml`, and the dev server that serves them on DynamoDB Local.
 
 pub mod faultproxy;
+pub mod openapi;
 pub mod server;
 pub mod template;
 

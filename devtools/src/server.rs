@@ -12,6 +12,9 @@ use shared::{ApiError, App, Route};
 
 use crate::template::RouteDef;
 
+/// Where the dev server serves the OpenAPI description (no key needed).
+pub const OPENAPI_PATH: &str = "/openapi.json";
+
 /// Bodies beyond this are cut off before the handler's own 64 KiB check.
 const MAX_READ_BYTES: usize = 1024 * 1024;
 
@@ -60,6 +63,12 @@ pub fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>>
 
 async fn dispatch(app: &App, bound: &[Bound], req: AxumRequest) -> AxumResponse {
     let path = req.uri().path().to_string();
+    if path == OPENAPI_PATH && req.method() == axum::http::Method::GET {
+        return AxumResponse::builder()
+            .header("content-type", "application/json")
+            .body(AxumBody::from(crate::openapi::to_json()))
+            .expect("static response");
+    }
     let matches: Vec<(&Bound, HashMap<String, String>)> = bound
         .iter()
         .filter_map(|b| match_path(&b.def.path, &path).map(|p| (b, p)))

@@ -58,14 +58,25 @@ pub fn summary_attrs() -> Vec<&'static str> {
     attrs
 }
 
-/// The stored form of a checked field value.
+/// The stored form of a checked field value. JSON objects are stored as
+/// JSON text: any valid JSON round-trips, where a DynamoDB map would refuse
+/// numbers beyond ±1e125 or nesting beyond 32 levels.
 pub fn attribute(v: &FieldValue) -> AttributeValue {
     match v {
         FieldValue::Text(s) => AttributeValue::S(s.clone()),
         FieldValue::Number(n) => AttributeValue::N(n.to_string()),
-        FieldValue::Object(m) => {
-            serde_dynamo::to_attribute_value(m).unwrap_or(AttributeValue::Null(true))
-        }
+        FieldValue::Object(m) => AttributeValue::S(Value::Object(m.clone()).to_string()),
+    }
+}
+
+/// A stored attribute as JSON, reading JSON-object fields back from their text.
+fn attribute_json(name: &str, v: &AttributeValue) -> Option<Value> {
+    let is_object = CONTACT_FIELDS
+        .iter()
+        .any(|f| f.name == name && f.kind == crate::fields::Kind::JsonObject);
+    match v {
+        AttributeValue::S(text) if is_object => serde_json::from_str(text).ok(),
+        other => serde_dynamo::from_attribute_value::<_, Value>(other.clone()).ok(),
     }
 }
 
@@ -307,7 +318,7 @@ fn render<'a>(
     for name in std::iter::once(attr::ID).chain(names) {
         let value = item
             .get(name)
-            .and_then(|v| serde_dynamo::from_attribute_value::<_, Value>(v.clone()).ok())
+            .and_then(|v| attribute_json(name, v))
             .unwrap_or(Value::Null);
         out.insert(name.to_string(), value);
     }

@@ -62,6 +62,16 @@ impl Route {
         Route::ALL.into_iter().find(|r| r.binary() == name)
     }
 
+    /// The API Gateway path, as `template.yaml` declares it.
+    pub fn path(self) -> &'static str {
+        match self {
+            Route::ListContacts | Route::CreateContact => "/api/contacts",
+            Route::GetContact | Route::UpdateContact => "/api/contacts/{id}",
+            Route::ListCompanies | Route::CreateCompany => "/api/companies",
+            Route::GetCompany => "/api/companies/{id}",
+        }
+    }
+
     pub fn method(self) -> Method {
         match self {
             Route::ListContacts | Route::GetContact | Route::ListCompanies | Route::GetCompany => {
