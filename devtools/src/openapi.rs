@@ -11,6 +11,7 @@ use shared::fields::{
     MAX_TAGS, MAX_URL_CHARS,
 };
 use shared::idempotency::{IDEMPOTENCY_HEADER, MAX_KEY_CHARS};
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{
     HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
 };
@@ -29,6 +30,11 @@ const ULID: &str = "[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}";
 /// Text without control characters (tab and line breaks allowed), as the validator requires.
 const NO_CONTROL: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$";
 const SECURITY: &str = "api_key";
+/// `http(s)://host[:port][/…]` without whitespace or control characters:
+/// the rule `shared::validate` applies.
+const URL_PATTERN: &str = "^https?://[A-Za-z0-9.-]+(:(0[0-9]{4}|6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?([/?#][^\\s\\u0000-\\u001F\\u007F-\\u009F]*)?$";
+/// At least one character that is not whitespace (a required name).
+const NOT_BLANK: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$";
 
 fn id_pattern(prefix: &str) -> String {
     format!("^{prefix}{ULID}$")
@@ -53,7 +59,7 @@ fn field_schema(f: &Field, nullable_: bool) -> Schema {
     let b = match f.kind {
         Kind::Text { max } => text.max_length(Some(max)).pattern(Some(NO_CONTROL)),
         Kind::Email => text.max_length(Some(MAX_EMAIL_CHARS)).format(Some(SchemaFormat::KnownFormat(KnownFormat::Email))),
-        Kind::Url => text.max_length(Some(MAX_URL_CHARS)).pattern(Some("^https?://[^\\s/?#]+[^\\s]*$")),
+        Kind::Url => text.max_length(Some(MAX_URL_CHARS)).pattern(Some(URL_PATTERN)),
         Kind::OneOf(values) => {
             let mut vals: Vec<serde_json::Value> = values.iter().map(|v| json!(v)).collect();
             if nullable_ {
@@ -222,6 +228,17 @@ fn ok_response(
     data: RefOr<Schema>,
     headers: &[(&str, &str)],
 ) -> utoipa::openapi::Response {
+    created_response(description, data, headers, &[])
+}
+
+/// A success response; its `data.id` feeds the `id` of the `links` routes
+/// (which lets stateful testing follow a create with a get or a patch).
+fn created_response(
+    description: &str,
+    data: RefOr<Schema>,
+    headers: &[(&str, &str)],
+    links: &[Route],
+) -> utoipa::openapi::Response {
     let mut b = ResponseBuilder::new()
         .description(description)
         .content("application/json", json_content(envelope_ok(data)));
@@ -233,6 +250,13 @@ fn ok_response(
                 .description(Some(*desc))
                 .build(),
         );
+    }
+    for route in links {
+        let link = LinkBuilder::new()
+            .operation_id(route.binary().replace('-', "_"))
+            .parameter("id", "$response.body#/data/id")
+            .build();
+        b = b.link(route.binary(), link);
     }
     b.build()
 }
@@ -418,7 +442,7 @@ fn operation(route: Route) -> utoipa::openapi::path::Operation {
                     .into(),
                 "The contact; email or company_id is required",
             ))
-            .response("201", ok_response("Created", created_body(&["id", "full_name", "email"]), &[("Location", "URL of the new contact"), ("ETag", "Its version")]))
+            .response("201", created_response("Created", created_body(&["id", "full_name", "email"]), &[("Location", "URL of the new contact"), ("ETag", "Its version")], &[Route::GetContact, Route::UpdateContact]))
             .response("400", error_response("Invalid fields (named in details.fields) or a malformed body"))
             .response("409", error_response("Email already used (details.existing_id), or the same Idempotency-Key is in flight"))
             .response("413", too_large())
@@ -449,8 +473,15 @@ fn operation(route: Route) -> utoipa::openapi::path::Operation {
         Route::CreateCompany => b
             .summary(Some("Create a company"))
             .parameter(idempotency_header())
-            .request_body(body(body_schema(&company_inputs, false).required("name").build().into(), "The company"))
-            .response("201", ok_response("Created", created_body(&["id", "name"]), &[("Location", "URL of the new company")]))
+            .request_body(body(
+                body_schema(&company_inputs, false)
+                    .property("name", string("Company name").max_length(Some(200)).pattern(Some(NOT_BLANK)))
+                    .required("name")
+                    .build()
+                    .into(),
+                "The company",
+            ))
+            .response("201", created_response("Created", created_body(&["id", "name"]), &[("Location", "URL of the new company")], &[Route::GetCompany]))
             .response("400", error_response("Invalid fields (named in details.fields) or a malformed body"))
             .response("409", error_response("The same Idempotency-Key is in flight"))
             .response("413", too_large())

@@ -81,9 +81,14 @@ async fn dispatch(app: &App, bound: &[Bound], req: AxumRequest) -> AxumResponse 
         let err = if matches.is_empty() {
             ApiError::NotFound("route")
         } else {
-            ApiError::MethodNotAllowed
+            let allow: Vec<&str> = matches.iter().map(|(b, _)| b.def.method.as_str()).collect();
+            ApiError::MethodNotAllowed {
+                allow: allow.join(", "),
+            }
         };
-        return to_axum(err.into_response());
+        let resp = err.into_response();
+        tracing::info!(route = "none", method = %req.method(), status = resp.status().as_u16(), "request");
+        return to_axum(resp);
     };
     let query: HashMap<String, Vec<String>> = req
         .uri()

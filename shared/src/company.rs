@@ -14,7 +14,7 @@ pub const COMPANY_ENTITY: &str = "company";
 
 /// Builds a new company item; `name` is required.
 pub fn new_company(input: &Input, id: &str, now: &str) -> Result<Item, ApiError> {
-    if input.text("name").is_none() {
+    if input.text("name").is_none_or(|n| n.trim().is_empty()) {
         return Err(ApiError::field("name", "is required"));
     }
     let s = |v: &str| AttributeValue::S(v.to_string());

@@ -41,8 +41,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("{0} not found")]
     NotFound(&'static str),
-    #[error("method not allowed")]
-    MethodNotAllowed,
+    /// The route exists but not with this method; `allow` lists the methods it takes.
+    #[error("method not allowed; allowed: {allow}")]
+    MethodNotAllowed { allow: String },
     /// The write would break a uniqueness rule; `details` names what it clashes with.
     #[error("{message}")]
     Conflict {
@@ -79,7 +80,7 @@ impl ApiError {
             ApiError::Validation(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
@@ -97,7 +98,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Unauthorized => "unauthorized",
             ApiError::NotFound(_) => "not_found",
-            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Conflict { code, .. } => code,
             ApiError::PreconditionFailed => "precondition_failed",
             ApiError::IdempotencyMismatch => "idempotency_key_reused",
@@ -145,11 +146,20 @@ impl ApiError {
             &self.message(),
             self.details().as_ref(),
         );
-        if let ApiError::Unavailable = self {
-            resp.headers_mut().insert(
-                lambda_http::http::header::RETRY_AFTER,
-                RETRY_AFTER_SECONDS.into(),
-            );
+        match &self {
+            ApiError::Unavailable => {
+                resp.headers_mut().insert(
+                    lambda_http::http::header::RETRY_AFTER,
+                    RETRY_AFTER_SECONDS.into(),
+                );
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                if let Ok(v) = lambda_http::http::HeaderValue::from_str(allow) {
+                    resp.headers_mut()
+                        .insert(lambda_http::http::header::ALLOW, v);
+                }
+            }
+            _ => {}
         }
         resp
     }
@@ -215,7 +225,12 @@ mod tests {
             (ApiError::BadRequest("x".into()), 400),
             (ApiError::Unauthorized, 401),
             (ApiError::NotFound("contact"), 404),
-            (ApiError::MethodNotAllowed, 405),
+            (
+                ApiError::MethodNotAllowed {
+                    allow: "GET".into(),
+                },
+                405,
+            ),
             (
                 ApiError::Conflict {
                     code: "duplicate_email",

@@ -54,12 +54,16 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// A query parameter, trimmed; empty counts as absent.
+/// A query parameter as sent; empty counts as absent.
 pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    query_param_raw(req, name).filter(|v| !v.is_empty())
+}
+
+/// A query parameter as sent, empty included (for filters where an empty
+/// value is a mistake to report, not an absence).
+pub fn query_param_raw(req: &Request, name: &str) -> Option<String> {
     req.query_string_parameters_ref()
         .and_then(|q| q.first(name))
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
         .map(str::to_string)
 }
 

@@ -174,21 +174,18 @@ pub fn check(field: &Field, value: Value) -> Result<Option<FieldValue>, String> 
             Value::String(s) => tags(&s),
             _ => Err("must be a string of comma-separated tags".into()),
         },
+        // Values are taken as sent (never trimmed), so what the API accepts
+        // is exactly what the OpenAPI patterns describe. An empty string
+        // clears free text; typed values must be valid or null.
         _ => match value {
-            Value::String(s) => {
-                let s = s.trim();
-                if s.is_empty() {
-                    Ok(None)
-                } else {
-                    text(field, s).map(|t| Some(FieldValue::Text(t)))
-                }
-            }
+            Value::String(s) if s.is_empty() && matches!(field.kind, Kind::Text { .. }) => Ok(None),
+            Value::String(s) => text(field, &s).map(|t| Some(FieldValue::Text(t))),
             _ => Err("must be a string".into()),
         },
     }
 }
 
-/// Checks a non-empty, trimmed string for a text-like kind.
+/// Checks a string for a text-like kind.
 fn text(field: &Field, s: &str) -> Result<String, String> {
     let chars = s.chars().count();
     match field.kind {
@@ -246,10 +243,11 @@ fn text(field: &Field, s: &str) -> Result<String, String> {
             }
         }
         Kind::Timestamp => {
-            use aws_smithy_types::date_time::{DateTime, Format};
-            DateTime::from_str(s, Format::DateTime)
-                .map(|_| s.to_string())
-                .map_err(|_| "must be an RFC 3339 date-time, such as 2026-01-31T09:30:00Z".into())
+            if is_rfc3339(s) {
+                Ok(s.to_string())
+            } else {
+                Err("must be an RFC 3339 date-time, such as 2026-01-31T09:30:00Z".into())
+            }
         }
         Kind::Flag | Kind::Score | Kind::Tags | Kind::JsonObject => unreachable!("not a text kind"),
     }
@@ -265,28 +263,110 @@ pub fn is_email(s: &str) -> bool {
         && email_address::EmailAddress::parse_with_options(s, options).is_ok()
 }
 
+/// `http(s)://host[:port][/…|?…|#…]`: an ASCII host name or address, a
+/// port up to 65535, and no whitespace or control characters anywhere. The
+/// OpenAPI description states the same rule as a pattern.
 fn is_web_url(s: &str) -> bool {
-    url::Url::parse(s).is_ok_and(|u| {
-        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
-    })
+    let Some(rest) = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (host, port) = match authority.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    let port_ok = port.is_none_or(|p| {
+        (1..=5).contains(&p.len())
+            && p.chars().all(|c| c.is_ascii_digit())
+            && p.parse::<u16>().is_ok()
+    });
+    host_ok && port_ok && !tail.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// RFC 3339 `date-time`: `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`, `T`/`Z` in
+/// either case, with real calendar dates (leap second allowed).
+pub fn is_rfc3339(s: &str) -> bool {
+    let b = s.as_bytes();
+    let num = |from: usize, len: usize| -> Option<u32> {
+        let part = b.get(from..from + len)?;
+        part.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| part.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+    };
+    let at = |i: usize, c: u8| b.get(i).is_some_and(|x| x.eq_ignore_ascii_case(&c));
+    let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(sec)) = (
+        num(0, 4),
+        num(5, 2),
+        num(8, 2),
+        num(11, 2),
+        num(14, 2),
+        num(17, 2),
+    ) else {
+        return false;
+    };
+    if !(at(4, b'-') && at(7, b'-') && at(10, b'T') && at(13, b':') && at(16, b':')) {
+        return false;
+    }
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let days = match mo {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    if !((1..=days).contains(&d) && h <= 23 && mi <= 59 && sec <= 60) {
+        return false;
+    }
+    let mut i = 19;
+    if at(i, b'.') {
+        let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return false;
+        }
+        i += 1 + digits;
+    }
+    match b.get(i) {
+        Some(b'Z' | b'z') => i + 1 == b.len(),
+        Some(b'+' | b'-') => {
+            i + 6 == b.len()
+                && at(i + 3, b':')
+                && num(i + 1, 2).is_some_and(|oh| oh <= 23)
+                && num(i + 4, 2).is_some_and(|om| om <= 59)
+        }
+        _ => false,
+    }
 }
 
 /// Normalises comma-separated tags: trimmed, empties dropped, duplicates
 /// (ignoring case) removed, joined with ",".
 fn tags(raw: &str) -> Result<Option<FieldValue>, String> {
+    let segments: Vec<&str> = raw.split(',').collect();
+    if segments.len() > MAX_TAGS {
+        return Err(format!("must have at most {MAX_TAGS} tags"));
+    }
+    if segments.iter().any(|t| t.chars().count() > MAX_TAG_CHARS) {
+        return Err(format!(
+            "each tag must be at most {MAX_TAG_CHARS} characters"
+        ));
+    }
     let mut out: Vec<&str> = Vec::new();
-    for tag in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-        if tag.chars().count() > MAX_TAG_CHARS {
-            return Err(format!(
-                "each tag must be at most {MAX_TAG_CHARS} characters"
-            ));
-        }
+    for tag in segments
+        .into_iter()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
         if !out.iter().any(|t| t.eq_ignore_ascii_case(tag)) {
             out.push(tag);
         }
-    }
-    if out.len() > MAX_TAGS {
-        return Err(format!("must have at most {MAX_TAGS} tags"));
     }
     Ok((!out.is_empty()).then(|| FieldValue::Text(out.join(","))))
 }
@@ -311,7 +391,7 @@ mod tests {
     #[test]
     fn accepts_the_spec_create_fields() {
         let input = parse(
-            json!({"email": " Jane@Acme.com ", "first_name": "Jane", "contact_type": "client",
+            json!({"email": "Jane@Acme.com", "first_name": "Jane", "contact_type": "client",
                    "portal_access": 1, "portal_role": "client_admin", "linkedin_url": "https://linkedin.com/in/jane",
                    "tags": "vip, east ,VIP,", "company_id": "co_01jz0000000000000000000000"}),
             Mode::Create,
@@ -380,7 +460,7 @@ mod tests {
 
     #[test]
     fn null_and_empty_string_clear_on_patch_and_vanish_on_create() {
-        let patch = parse(json!({"phone": null, "title": "  "}), Mode::Patch).unwrap();
+        let patch = parse(json!({"phone": null, "title": ""}), Mode::Patch).unwrap();
         assert_eq!(patch.get("phone"), Some(None));
         assert_eq!(patch.get("title"), Some(None));
         let create = parse(
@@ -413,6 +493,75 @@ mod tests {
                 Mode::Patch
             )
             .is_ok()
+        );
+    }
+
+    #[test]
+    fn typed_values_are_not_trimmed_or_emptied() {
+        for body in [
+            json!({"email": " a@b.co"}),
+            json!({"email": ""}),
+            json!({"contact_type": ""}),
+            json!({"linkedin_url": " https://x.io"}),
+        ] {
+            assert!(parse(body.clone(), Mode::Patch).is_err(), "{body}");
+        }
+    }
+
+    #[test]
+    fn urls_follow_the_documented_rule() {
+        for ok in [
+            "https://www.linkedin.com/in/jane",
+            "http://0",
+            "https://a.b:8080/p?q=1#f",
+            "https://x.io/ünïcode",
+        ] {
+            assert!(is_web_url(ok), "{ok}");
+        }
+        for bad in [
+            "ftp://x",
+            "https://",
+            "https://a b",
+            "https://x.io/\u{1}",
+            "https://a:99999",
+            "https://a<b",
+            "javascript:alert(1)",
+        ] {
+            assert!(!is_web_url(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_date_times() {
+        for ok in [
+            "2026-01-31T09:30:00Z",
+            "2026-01-31t09:30:00.5+05:30",
+            "2024-02-29T23:59:60-00:00",
+        ] {
+            assert!(is_rfc3339(ok), "{ok}");
+        }
+        for bad in [
+            "2026-02-29T00:00:00Z",
+            "2026-01-31 09:30:00Z",
+            "2026-01-31T24:00:00Z",
+            "2026-01-31T09:30:00",
+            "2026-01-31T09:30:00.Z",
+            "2026-13-01T00:00:00Z",
+        ] {
+            assert!(!is_rfc3339(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tags_rules_match_the_schema_pattern() {
+        assert!(tags(&",".repeat(50)).is_err(), "51 segments");
+        assert!(
+            tags(&format!(" {} ", "x".repeat(49))).is_err(),
+            "a 51-character segment"
+        );
+        assert_eq!(
+            tags("a, b ,A").unwrap(),
+            Some(FieldValue::Text("a,b".into()))
         );
     }
 

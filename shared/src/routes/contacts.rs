@@ -9,7 +9,7 @@ use crate::contact::{self, NewContact, text_attr, version_of};
 use crate::envelope::Reply;
 use crate::error::ApiError;
 use crate::fields::{CONTACT_FIELDS, CONTACT_TYPES, MAX_SEARCH_CHARS};
-use crate::http::{etag, if_match, json_body, paging, path_id, query_param};
+use crate::http::{etag, if_match, json_body, paging, path_id, query_param, query_param_raw};
 use crate::idempotency;
 use crate::ids::{self, CONTACT_PREFIX};
 use crate::store::{Created, contacts::ContactQuery, now};
@@ -47,7 +47,7 @@ pub async fn list_contacts(app: &App, req: &Request) -> Result<Reply, ApiError> 
 /// Checks the list filters, naming each bad one.
 fn contact_query(req: &Request, page: u32, limit: u32) -> Result<ContactQuery, ApiError> {
     let mut errors = Vec::new();
-    let company_id = query_param(req, "company_id").and_then(|c| {
+    let company_id = query_param_raw(req, "company_id").and_then(|c| {
         let parsed = ids::parse(ids::COMPANY_PREFIX, &c);
         if parsed.is_none() {
             errors.push(crate::error::FieldError::new(
@@ -57,7 +57,7 @@ fn contact_query(req: &Request, page: u32, limit: u32) -> Result<ContactQuery, A
         }
         parsed
     });
-    let contact_type = query_param(req, "type");
+    let contact_type = query_param_raw(req, "type");
     if let Some(t) = &contact_type
         && !CONTACT_TYPES.contains(&t.as_str())
     {

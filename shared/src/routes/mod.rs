@@ -138,7 +138,10 @@ fn envelope(result: Result<Reply, ApiError>) -> Response<Body> {
 
 async fn respond(route: Route, app: &App, mut req: Request) -> Response<Body> {
     if req.method() != route.method() {
-        return ApiError::MethodNotAllowed.into_response();
+        return ApiError::MethodNotAllowed {
+            allow: route.method().to_string(),
+        }
+        .into_response();
     }
     let caller = match auth::authenticate(&app.store, req.headers()).await {
         Ok(caller) => caller,
