@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 ARM64_TARGET := aarch64-unknown-linux-gnu
 ARGS ?=
 
-.PHONY: dev test lint tools py-tools build zip deploy api-key openapi \
+.PHONY: dev test lint tools py-tools build zip deploy api-key openapi fuzz fuzz-api \
         ddb-start ddb-stop ddb-status arm64-target clean distclean
 
 ## dev: DynamoDB Local + local API server (Ctrl-C stops both)
@@ -52,6 +52,14 @@ zip: py-tools arm64-target
 ## deploy: sam build + sam deploy (settings in samconfig.toml)
 deploy: build
 	sam deploy
+
+## fuzz-api: schemathesis (all checks) against the dev server on its own DynamoDB Local
+fuzz-api:
+	@scripts/fuzz-api.sh
+
+## fuzz: each cargo-fuzz target for FUZZ_SECONDS (default 60); fails on a crash
+fuzz:
+	@scripts/fuzz.sh
 
 ## openapi: regenerate openapi.json from the code (a test fails when it drifts)
 openapi:

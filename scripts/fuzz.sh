@@ -7,7 +7,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-CARGO_FUZZ_VERSION="0.13.1"
+CARGO_FUZZ_VERSION="0.13.2"
 SECONDS_EACH="${FUZZ_SECONDS:-60}"
 BIN="$ROOT/.tools/cargo/bin"
 

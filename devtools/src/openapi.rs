@@ -562,9 +562,28 @@ pub fn document() -> OpenApi {
 
 /// The description as the committed `openapi.json` holds it.
 pub fn to_json() -> String {
-    let mut text = document()
-        .to_pretty_json()
-        .expect("the description serialises");
+    let mut doc = serde_json::to_value(document()).expect("the description serialises");
+    rename_link_operation_ids(&mut doc);
+    let mut text = serde_json::to_string_pretty(&doc).expect("JSON serialises");
     text.push('\n');
     text
+}
+
+/// utoipa 5 writes a link's `operationId` as `operation_id`; OpenAPI tools
+/// then cannot follow the link.
+fn rename_link_operation_ids(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            if let Some(links) = map.get_mut("links").and_then(|l| l.as_object_mut()) {
+                for link in links.values_mut().filter_map(|l| l.as_object_mut()) {
+                    if let Some(id) = link.remove("operation_id") {
+                        link.insert("operationId".into(), id);
+                    }
+                }
+            }
+            map.values_mut().for_each(rename_link_operation_ids);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(rename_link_operation_ids),
+        _ => {}
+    }
 }

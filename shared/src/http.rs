@@ -85,7 +85,7 @@ impl Paging {
 /// must be positive integers.
 pub fn paging(req: &Request) -> Result<Paging, ApiError> {
     let mut errors = Vec::new();
-    let mut positive = |name: &str, default: u32| match query_param(req, name) {
+    let mut positive = |name: &str, default: u32| match query_param_raw(req, name) {
         None => default,
         Some(v) => match v.parse::<u32>() {
             Ok(n) if n > 0 => n,
@@ -200,7 +200,7 @@ mod tests {
                 limit: 100
             }
         );
-        for bad in ["0", "-1", "abc", "1.5", "99999999999"] {
+        for bad in ["0", "-1", "abc", "1.5", "99999999999", ""] {
             assert!(paging(&with_query(&[("page", bad)])).is_err(), "{bad}");
             assert!(paging(&with_query(&[("limit", bad)])).is_err(), "{bad}");
         }
