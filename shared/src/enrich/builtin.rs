@@ -178,12 +178,8 @@ fn names(c: &Item) -> Vec<Change> {
     match (first, last, full) {
         (None, None, Some(full)) => match full.trim().rsplit_once(char::is_whitespace) {
             Some((f, l)) if !f.trim().is_empty() => vec![
-                Change::fill("first_name", f.trim())
-                    .given(c, "full_name")
-                    .given(c, "last_name"),
-                Change::fill("last_name", l)
-                    .given(c, "full_name")
-                    .given(c, "first_name"),
+                Change::fill("first_name", f.trim()).given(c, "full_name"),
+                Change::fill("last_name", l).given(c, "full_name"),
             ],
             _ => vec![],
         },

@@ -420,6 +420,27 @@ mod tests {
         assert!(check_url("http://127.0.0.1:9000/person", true).is_ok());
     }
 
+    #[tokio::test]
+    async fn names_resolving_to_loopback_are_refused_at_connect_time() {
+        use std::str::FromStr;
+        use tower_service::Service;
+        let name = Name::from_str("localhost").unwrap();
+        let refused = GuardedResolver {
+            allow_private: false,
+        }
+        .call(name.clone())
+        .await;
+        assert_eq!(refused.unwrap_err().kind(), io::ErrorKind::PermissionDenied);
+        assert!(
+            GuardedResolver {
+                allow_private: true
+            }
+            .call(name)
+            .await
+            .is_ok()
+        );
+    }
+
     #[test]
     fn retry_after_reads_seconds() {
         assert_eq!(

@@ -103,7 +103,8 @@ pub fn plan(current: &Item, findings: &Findings, retry: RetryPolicy, now_ms: i64
         (verdict, Vec::new(), data)
     } else {
         let mut working = current.clone();
-        let mut fields_set = Vec::new();
+        let mut fields_set: Vec<(&'static str, &'static str)> = Vec::new();
+        let mut checked: Vec<&'static str> = Vec::new();
         let mut facts = Map::new();
         let mut found_by = Vec::new();
         for (provider, lookup) in &findings.answers {
@@ -116,6 +117,19 @@ pub fn plan(current: &Item, findings: &Findings, retry: RetryPolicy, now_ms: i64
             }
             for change in changes {
                 if change.applies_to(&working) && acceptable(change) {
+                    // DynamoDB re-checks the basis at write time (except what
+                    // this plan itself set), so even a field the job did not
+                    // read, or read stale, is never overwritten.
+                    for (f, v) in &change.basis {
+                        if checked.contains(f) || fields_set.iter().any(|(set, _)| set == f) {
+                            continue;
+                        }
+                        checked.push(f);
+                        match v {
+                            None => u.require_absent(f),
+                            Some(v) => u.require_eq(f, s(v)),
+                        };
+                    }
                     working.insert(change.field.to_string(), s(&change.value));
                     fields_set.push((change.field, *provider));
                 }
@@ -227,6 +241,23 @@ mod tests {
         let cond = p.update.condition().unwrap();
         assert!(
             cond.contains("attribute_exists") && cond.contains(" = "),
+            "{cond}"
+        );
+    }
+
+    #[test]
+    fn every_fill_is_rechecked_by_the_write_condition() {
+        let p = plan(
+            &item(&[]),
+            &found(vec![Change::fill("title", "CTO")]),
+            RETRY,
+            NOW,
+        );
+        let cond = p.update.condition().unwrap();
+        let names = p.update.ph.names().unwrap();
+        let title = names.iter().find(|(_, a)| *a == "title").unwrap().0;
+        assert!(
+            cond.contains(&format!("attribute_not_exists({title})")),
             "{cond}"
         );
     }

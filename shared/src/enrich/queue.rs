@@ -30,6 +30,8 @@ pub const PROJECTED: &[&str] = &[
     "first_name",
     "last_name",
     "full_name",
+    "title",
+    "department",
     "phone",
     "linkedin_url",
     "photo_url",
@@ -291,6 +293,16 @@ impl Queue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_index_projects_every_field_a_provider_fills() {
+        for f in crate::enrich::http::OFFERED_FIELDS
+            .iter()
+            .chain(&["company_id"])
+        {
+            assert!(PROJECTED.contains(f), "{f}");
+        }
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap_and_honours_retry_after() {
