@@ -354,6 +354,25 @@ async fn a_run_stops_at_its_limits_and_the_next_run_finishes() {
     assert_eq!((rest.processed, rest.stopped_early), (3, false), "{rest}");
 }
 
+#[tokio::test]
+async fn the_lambda_handler_stops_before_the_deadline_in_its_context() {
+    let api = TestApi::new().await;
+    let id = api.contact(json!({"email": "jane@acme.com"})).await;
+    let config = EnrichConfig::default();
+    // Less time left than the reserve: the run starts nothing.
+    let soon = queue::epoch_ms(&shared::store::now()) as u64 + 1_000;
+    let s = shared::enrich::lambda::handle(&api.app, &config, soon)
+        .await
+        .unwrap();
+    assert_eq!((s.processed, s.stopped_early), (0, true), "{s}");
+    assert!(queue::is_due(&item(&api, &id).await, i64::MAX));
+    let later = queue::epoch_ms(&shared::store::now()) as u64 + 60_000;
+    let s = shared::enrich::lambda::handle(&api.app, &config, later)
+        .await
+        .unwrap();
+    assert_eq!((s.processed, s.stopped_early), (1, false), "{s}");
+}
+
 /// Answers like the built-in provider would, but never returns from call
 /// number `hang_at` onward, telling `hung` when it gets there.
 struct Hangs {
