@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 ARM64_TARGET := aarch64-unknown-linux-gnu
 ARGS ?=
 
-.PHONY: dev test lint tools py-tools build zip deploy api-key openapi fuzz fuzz-api \
+.PHONY: enrich enrich-bench dev test lint tools py-tools build zip deploy api-key openapi fuzz fuzz-api \
         ddb-start ddb-stop ddb-status arm64-target clean distclean
 
 ## dev: DynamoDB Local + local API server (Ctrl-C stops both)
@@ -22,6 +22,14 @@ dev:
 ## test: cargo test against DynamoDB Local, then cfn-lint + sam validate
 test:
 	@scripts/test.sh
+
+## enrich: one enrichment pass against the `make dev` DynamoDB (progress bar + summary)
+enrich:
+	@scripts/enrich.sh $(ARGS)
+
+## enrich-bench: enrichment figures on a DynamoDB Local of its own (docs/enrichment.md)
+enrich-bench:
+	@scripts/enrich-bench.sh $(ARGS)
 
 ## lint: template lints, rustfmt check, clippy with warnings as errors
 lint: py-tools

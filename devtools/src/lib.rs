@@ -1,6 +1,7 @@
 //! Local development support: table creation and routes read from
 //! `template.yaml`, and the dev server that serves them on DynamoDB Local.
 
+pub mod fake_provider;
 pub mod faultproxy;
 pub mod openapi;
 pub mod server;

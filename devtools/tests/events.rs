@@ -123,13 +123,18 @@ async fn check_event(path: &Path) {
     }
 }
 
+/// Events in `events/` that are not API Gateway requests (tested below).
+const SCHEDULED_EVENTS: &[&str] = &["enrich-contacts.json"];
+
 fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| {
             p.extension().is_some_and(|e| e == "json")
-                && p.file_name().is_some_and(|n| n != "env.json")
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n != "env.json" && !SCHEDULED_EVENTS.contains(&n))
         })
         .collect();
     files.sort();
@@ -167,4 +172,30 @@ async fn an_event_without_a_key_is_401() {
     req.headers_mut().remove("x-sm-key");
     let resp = shared::serve(Route::GetContact, &api.app, req).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_scheduled_event_runs_the_enrichment_job() {
+    let api = seeded_api().await;
+    let raw = std::fs::read_to_string(repo().join("events/enrich-contacts.json")).unwrap();
+    let event: Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(event["detail-type"], "Scheduled Event");
+    assert_eq!(event["source"], "aws.events");
+    let deadline_ms = shared::enrich::queue::epoch_ms(&now()) as u64 + 60_000;
+    let config = shared::enrich::EnrichConfig::default();
+    let summary = shared::enrich::lambda::handle(&api.app, &config, deadline_ms)
+        .await
+        .unwrap();
+    assert_eq!((summary.processed, summary.enriched), (1, 1), "{summary}");
+    let item = api
+        .app
+        .store
+        .get_contact(CONTACT_ID)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        shared::contact::text_attr(&item, "enrichment_status"),
+        Some("enriched")
+    );
 }

@@ -158,6 +158,10 @@ impl NewContact {
         item.insert(attr::CREATED_AT.into(), s(now));
         item.insert(attr::UPDATED_AT.into(), s(now));
         item.insert(attr::VERSION.into(), n(1));
+        // New contacts are pending, so due for enrichment at once.
+        for (name, value) in crate::enrich::queue::due_attrs(crate::enrich::queue::epoch_ms(now)) {
+            item.insert(name.into(), value);
+        }
         Ok(NewContact {
             item,
             id,
@@ -222,6 +226,15 @@ pub fn plan_patch(
             Some(v) => u.set(field.name, v),
             None => u.remove(field.name),
         };
+    }
+
+    // PATCHing enrichment_status to pending (or clearing it) re-queues the
+    // contact; any other status takes it off the enrichment queue.
+    if let Some(status) = input.get("enrichment_status") {
+        let status = status
+            .and_then(FieldValue::as_text)
+            .unwrap_or(DEFAULT_ENRICHMENT_STATUS);
+        crate::enrich::queue::on_status_patch(&mut u, status, crate::enrich::queue::epoch_ms(now));
     }
 
     let mut email_change = None;
@@ -516,6 +529,51 @@ mod tests {
                 .any(|v| v == &n(7))
         );
         assert!(plan.update.condition().unwrap().contains(" AND "));
+    }
+
+    #[test]
+    fn new_contacts_are_due_for_enrichment_at_once() {
+        use crate::enrich::queue;
+        let item = stored(json!({"email": "a@b.co"}));
+        assert!(queue::is_due(&item, queue::epoch_ms(NOW)));
+        assert!(!queue::is_due(&item, queue::epoch_ms(NOW) - 1));
+    }
+
+    #[test]
+    fn patching_status_to_pending_requeues_and_other_statuses_dequeue() {
+        let names = |body: Value| {
+            let plan = plan_patch(&input(body, Mode::Patch), None, None, NOW).unwrap();
+            (
+                plan.update.expression().unwrap(),
+                plan.update.ph.names().unwrap(),
+            )
+        };
+        let (expr, n) = names(json!({"enrichment_status": "pending"}));
+        let queue_ph = n
+            .iter()
+            .find(|(_, a)| *a == crate::enrich::queue::QUEUE)
+            .unwrap()
+            .0;
+        assert!(
+            expr.split(" REMOVE ")
+                .next()
+                .unwrap()
+                .contains(queue_ph.as_str()),
+            "{expr}"
+        );
+        let (expr, n) = names(json!({"enrichment_status": "enriched"}));
+        let queue_ph = n
+            .iter()
+            .find(|(_, a)| *a == crate::enrich::queue::QUEUE)
+            .unwrap()
+            .0;
+        assert!(
+            expr.split(" REMOVE ")
+                .nth(1)
+                .unwrap()
+                .contains(queue_ph.as_str()),
+            "{expr}"
+        );
     }
 
     #[test]

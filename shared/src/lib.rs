@@ -6,6 +6,7 @@ pub mod auth;
 pub mod company;
 pub mod config;
 pub mod contact;
+pub mod enrich;
 pub mod envelope;
 pub mod error;
 pub mod fields;

@@ -109,6 +109,13 @@ impl Update {
         self
     }
 
+    /// Requires `attr` to be absent.
+    pub fn require_absent(&mut self, attr: &str) -> &mut Self {
+        let n = self.ph.name(attr);
+        self.conditions.push(format!("attribute_not_exists({n})"));
+        self
+    }
+
     /// The `UpdateExpression`, or `None` when nothing would change.
     pub fn expression(&self) -> Option<String> {
         let mut parts = Vec::new();

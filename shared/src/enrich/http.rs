@@ -1,0 +1,471 @@
+//! A provider backed by a person-enrichment HTTP service of the usual shape:
+//! `POST {url}` with `{"email": …}` answers 200 with data, 404 when it knows
+//! nobody by that address, 429 with `Retry-After` when throttling.
+//!
+//! Built on the hyper/rustls stack the AWS SDK already compiles. It refuses
+//! plain http and private, loopback and link-local addresses (checked on the
+//! URL and again on every DNS answer, so a name cannot be re-pointed at an
+//! internal address) unless `allow_private` is set for local development.
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use hyper::{Request, StatusCode, Uri};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Map, Value, json};
+use tokio::sync::Semaphore;
+
+use super::provider::{Change, Lookup, Provider};
+use crate::contact::{Item, text_attr};
+use crate::error::ApiError;
+use crate::fields::contact_field;
+use crate::validate;
+
+pub const NAME: &str = "http";
+
+/// Largest response body read.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// Contact fields the service may fill (only where the contact has none).
+pub const OFFERED_FIELDS: &[&str] = &[
+    "first_name",
+    "last_name",
+    "full_name",
+    "title",
+    "department",
+    "phone",
+    "linkedin_url",
+    "photo_url",
+];
+
+/// How to reach the service, and how hard to try.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    pub url: String,
+    /// Sent as `Authorization: Bearer …`; never logged.
+    pub api_key: Option<String>,
+    /// Whole-request timeout (connect, send, read).
+    pub timeout: Duration,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Retries within one lookup on 429, 5xx, timeouts and unreadable answers.
+    pub retries: u32,
+    /// First retry delay; doubles on each retry (a `Retry-After` overrides it).
+    pub retry_base: Duration,
+    /// A wait longer than this ends the lookup; the job reschedules the contact.
+    pub max_inline_wait: Duration,
+    /// Local development only: allow http and private/loopback addresses.
+    pub allow_private: bool,
+}
+
+/// Whether an address is on the public internet (not private, loopback,
+/// link-local, shared, multicast, unspecified or documentation space).
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)))
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_public(IpAddr::V4(v4)),
+            None => {
+                !(v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || v6.is_unique_local()
+                    || v6.is_unicast_link_local())
+            }
+        },
+    }
+}
+
+/// The URL's own check: https only, and no literal internal address or
+/// `localhost`, unless `allow_private`.
+pub fn check_url(raw: &str, allow_private: bool) -> Result<Uri, ApiError> {
+    let bad = |why: &str| ApiError::Internal(format!("ENRICH_HTTP_URL refused: {why}"));
+    let url = url::Url::parse(raw).map_err(|_| bad("not a URL"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_private => {}
+        _ => return Err(bad("only https URLs are allowed")),
+    }
+    if !allow_private {
+        match url.host() {
+            Some(url::Host::Ipv4(ip)) if !is_public(IpAddr::V4(ip)) => {
+                return Err(bad("private, loopback or link-local address"));
+            }
+            Some(url::Host::Ipv6(ip)) if !is_public(IpAddr::V6(ip)) => {
+                return Err(bad("private, loopback or link-local address"));
+            }
+            Some(url::Host::Domain(d))
+                if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") =>
+            {
+                return Err(bad("localhost"));
+            }
+            None => return Err(bad("no host")),
+            _ => {}
+        }
+    }
+    url.as_str().parse().map_err(|_| bad("not a URL"))
+}
+
+/// DNS that drops internal addresses from every answer (the SSRF guard at
+/// connect time), unless `allow_private`.
+#[derive(Clone, Debug)]
+pub struct GuardedResolver {
+    allow_private: bool,
+}
+
+impl tower_service::Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<Self::Response>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let allow_private = self.allow_private;
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
+                .await?
+                .filter(|a| allow_private || is_public(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "refused: the host resolves only to private, loopback or link-local addresses",
+                ));
+            }
+            Ok(addrs.into_iter())
+        })
+    }
+}
+
+/// What one request came to.
+enum Answer {
+    Final(Lookup),
+    /// Worth asking again: after `after` if the service said so.
+    Transient {
+        reason: String,
+        after: Option<Duration>,
+    },
+}
+
+fn transient(reason: impl Into<String>) -> Answer {
+    Answer::Transient {
+        reason: reason.into(),
+        after: None,
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn retry_after(v: Option<&HeaderValue>) -> Option<Duration> {
+    use aws_smithy_types::date_time::{DateTime, Format};
+    let v = v?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = DateTime::from_str(v, Format::HttpDate).ok()?;
+    let now = DateTime::from(std::time::SystemTime::now());
+    Some(Duration::from_secs((at.secs() - now.secs()).max(0) as u64))
+}
+
+/// Changes proposed by a 200 answer: each offered field that passes the
+/// field table's own validation, filling only what the contact lacks.
+fn changes_from(body: &[u8]) -> Result<Vec<Change>, String> {
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
+        return Err("the provider's answer is not a JSON object".into());
+    };
+    let mut changes = Vec::new();
+    for name in OFFERED_FIELDS {
+        let (Some(field), Some(Value::String(raw))) = (contact_field(name), map.get(*name)) else {
+            continue;
+        };
+        // Outside data arrives padded more often than not; the API's own
+        // rules take values as sent, so tidy them first.
+        if let Ok(Some(checked)) = validate::check(field, Value::String(raw.trim().to_string()))
+            && let Some(text) = checked.as_text()
+        {
+            changes.push(Change::fill(field.name, text));
+        }
+    }
+    Ok(changes)
+}
+
+type Https = HttpsConnector<HttpConnector<GuardedResolver>>;
+
+/// The HTTP provider. One per run; requests share a connection pool.
+pub struct HttpProvider {
+    client: Client<Https, Full<Bytes>>,
+    uri: Uri,
+    auth: Option<HeaderValue>,
+    settings: HttpSettings,
+    permits: Semaphore,
+}
+
+impl std::fmt::Debug for HttpProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpProvider")
+            .field("uri", &self.uri)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpProvider {
+    pub fn new(settings: HttpSettings) -> Result<Self, ApiError> {
+        let uri = check_url(&settings.url, settings.allow_private)?;
+        let mut http = HttpConnector::new_with_resolver(GuardedResolver {
+            allow_private: settings.allow_private,
+        });
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(settings.timeout));
+        let builder = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+            .map_err(|e| ApiError::Internal(format!("loading TLS roots: {e}")))?;
+        let builder = if settings.allow_private {
+            builder.https_or_http()
+        } else {
+            builder.https_only()
+        };
+        let https = builder.enable_http1().wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new()).build(https);
+        let auth =
+            match &settings.api_key {
+                Some(key) => Some(HeaderValue::from_str(&format!("Bearer {key}")).map_err(
+                    |_| ApiError::Internal("ENRICH_HTTP_KEY is not a valid header".into()),
+                )?),
+                None => None,
+            };
+        Ok(HttpProvider {
+            client,
+            uri,
+            auth,
+            permits: Semaphore::new(settings.concurrency.max(1)),
+            settings,
+        })
+    }
+
+    async fn request(&self, email: &str) -> Answer {
+        let mut req = Request::post(self.uri.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json");
+        if let Some(auth) = &self.auth {
+            let mut auth = auth.clone();
+            auth.set_sensitive(true);
+            req = req.header(AUTHORIZATION, auth);
+        }
+        let Ok(req) = req.body(Full::new(Bytes::from(
+            json!({ "email": email }).to_string(),
+        ))) else {
+            return Answer::Final(Lookup::NotFound);
+        };
+        let exchange = async {
+            let resp = self.client.request(req).await.map_err(|e| {
+                // The connect error's source says whether the guard refused it.
+                let mut why = e.to_string();
+                let mut src = std::error::Error::source(&e);
+                while let Some(s) = src {
+                    why = format!("{why}: {s}");
+                    src = s.source();
+                }
+                why
+            })?;
+            let status = resp.status();
+            let after = retry_after(resp.headers().get(RETRY_AFTER));
+            let body = Limited::new(resp.into_body(), MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map(|b| b.to_bytes());
+            Ok::<_, String>((status, after, body))
+        };
+        let (status, after, body) =
+            match tokio::time::timeout(self.settings.timeout, exchange).await {
+                Err(_) => return transient("the provider timed out"),
+                Ok(Err(why)) => return transient(format!("request failed: {why}")),
+                Ok(Ok(parts)) => parts,
+            };
+        match status {
+            StatusCode::OK => match body
+                .map_err(|_| "unreadable body".to_string())
+                .and_then(|b| changes_from(&b))
+            {
+                Ok(changes) => Answer::Final(Lookup::Found {
+                    changes,
+                    facts: Map::new(),
+                }),
+                Err(why) => transient(why),
+            },
+            StatusCode::NOT_FOUND => Answer::Final(Lookup::NotFound),
+            StatusCode::TOO_MANY_REQUESTS => Answer::Transient {
+                reason: "throttled (429)".into(),
+                after,
+            },
+            s if s.is_server_error() => Answer::Transient {
+                reason: format!("provider error ({})", s.as_u16()),
+                after,
+            },
+            s => transient(format!("unexpected status {}", s.as_u16())),
+        }
+    }
+
+    /// Asks about `email`, retrying transient failures with exponential
+    /// backoff (or the service's `Retry-After`) while the wait stays short.
+    pub async fn ask(&self, email: &str) -> Lookup {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return Lookup::NotFound;
+        };
+        let mut attempt = 0;
+        loop {
+            let (reason, after) = match self.request(email).await {
+                Answer::Final(lookup) => return lookup,
+                Answer::Transient { reason, after } => (reason, after),
+            };
+            let wait = after.unwrap_or_else(|| {
+                self.settings
+                    .retry_base
+                    .saturating_mul(1 << attempt.min(16))
+            });
+            if attempt >= self.settings.retries || wait > self.settings.max_inline_wait {
+                return Lookup::Retry { reason, after };
+            }
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+}
+
+impl Provider for HttpProvider {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn lookup<'a>(&'a self, contact: &'a Item) -> BoxFuture<'a, Lookup> {
+        async move {
+            match text_attr(contact, "email") {
+                Some(email) => self.ask(email).await,
+                None => Lookup::NotFound,
+            }
+        }
+        .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_addresses_are_not_public() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["93.184.216.34", "2606:4700::1111"] {
+            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn only_https_to_public_hosts_is_accepted() {
+        assert!(check_url("https://enrich.example.com/v1/person", false).is_ok());
+        for bad in [
+            "http://enrich.example.com/v1/person",
+            "https://127.0.0.1/x",
+            "https://[::1]/x",
+            "https://169.254.169.254/latest/meta-data",
+            "https://10.0.0.5/x",
+            "https://localhost:8443/x",
+            "ftp://enrich.example.com/x",
+            "not a url",
+        ] {
+            assert!(check_url(bad, false).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_local_dev_flag_allows_loopback_http() {
+        assert!(check_url("http://127.0.0.1:9000/person", true).is_ok());
+    }
+
+    #[tokio::test]
+    async fn names_resolving_to_loopback_are_refused_at_connect_time() {
+        use std::str::FromStr;
+        use tower_service::Service;
+        let name = Name::from_str("localhost").unwrap();
+        let refused = GuardedResolver {
+            allow_private: false,
+        }
+        .call(name.clone())
+        .await;
+        assert_eq!(refused.unwrap_err().kind(), io::ErrorKind::PermissionDenied);
+        assert!(
+            GuardedResolver {
+                allow_private: true
+            }
+            .call(name)
+            .await
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn retry_after_reads_seconds() {
+        assert_eq!(
+            retry_after(Some(&HeaderValue::from_static("3"))),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(retry_after(Some(&HeaderValue::from_static("soon"))), None);
+    }
+
+    #[test]
+    fn answers_fill_only_valid_offered_fields() {
+        let changes = changes_from(
+            br#"{"title":" VP Sales ","photo_url":"not a url","notes":"x","phone":"+1 202 555 0142"}"#,
+        )
+        .unwrap();
+        let fields: Vec<_> = changes
+            .iter()
+            .map(|c| (c.field, c.value.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![("title", "VP Sales"), ("phone", "+1 202 555 0142")]
+        );
+        assert!(changes_from(b"<html>").is_err());
+        assert!(changes_from(b"[1,2]").is_err());
+    }
+}

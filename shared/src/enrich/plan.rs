@@ -1,0 +1,304 @@
+//! Turns what the providers found into one conditional update of a contact.
+//! Every update is guarded by the `version` the job read, so a contact a
+//! user changed meanwhile is never overwritten: the job re-reads it and
+//! plans again, and proposals whose basis no longer holds are dropped.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Map, Value, json};
+
+use super::provider::{Change, Lookup};
+use super::queue::{self, ATTEMPTS, DUE_AT, QUEUE};
+use crate::contact::{Item, attr, version_of};
+use crate::fields::contact_field;
+use crate::store::expr::Update;
+use crate::validate;
+
+/// Every provider's answer for one contact, in provider order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Findings {
+    pub answers: Vec<(&'static str, Lookup)>,
+}
+
+/// Retry policy for failed attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// After this many failed attempts the contact stays `failed`.
+    pub max_attempts: u32,
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+/// The status a plan gives the contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Enriched,
+    NotFound,
+    /// Failed; due again later.
+    RetryLater,
+    /// Failed for the last time; off the queue.
+    Failed,
+}
+
+impl Verdict {
+    pub fn status(self) -> &'static str {
+        match self {
+            Verdict::Enriched => "enriched",
+            Verdict::NotFound => "not_found",
+            Verdict::RetryLater | Verdict::Failed => "failed",
+        }
+    }
+}
+
+/// An update ready to be written, and what it does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub update: Update,
+    pub verdict: Verdict,
+    /// Fields the update sets, with the provider that proposed each.
+    pub fields_set: Vec<(&'static str, &'static str)>,
+}
+
+/// Checks a proposed value against the field table's rules (kind, limits),
+/// so a provider can never store what the API would refuse.
+fn acceptable(change: &Change) -> bool {
+    contact_field(change.field).is_some_and(|f| {
+        matches!(validate::check(f, Value::String(change.value.clone())), Ok(Some(v)) if v.as_text() == Some(change.value.as_str()))
+    })
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+/// Plans the write for `current` (the contact as last read) at `now_ms`.
+pub fn plan(current: &Item, findings: &Findings, retry: RetryPolicy, now_ms: i64) -> Plan {
+    let now = queue::rfc3339(now_ms);
+    let mut u = Update::new();
+    let failure = findings.answers.iter().find_map(|(name, l)| match l {
+        Lookup::Retry { reason, after } => Some((*name, reason.as_str(), *after)),
+        _ => None,
+    });
+
+    let (verdict, fields_set, data) = if let Some((provider, reason, after)) = failure {
+        let failed = queue::attempts(current) + 1;
+        let mut data = json!({
+            "provider": provider,
+            "attempts": failed,
+            "last_error": reason,
+            "failed_at": now,
+        });
+        let verdict = if failed >= retry.max_attempts {
+            u.remove(QUEUE).remove(DUE_AT);
+            Verdict::Failed
+        } else {
+            let next =
+                now_ms + queue::backoff(retry.base, retry.cap, failed, after).as_millis() as i64;
+            u.set(DUE_AT, AttributeValue::N(next.to_string()));
+            data["next_attempt_at"] = Value::String(queue::rfc3339(next));
+            Verdict::RetryLater
+        };
+        u.set(ATTEMPTS, AttributeValue::N(failed.to_string()));
+        (verdict, Vec::new(), data)
+    } else {
+        let mut working = current.clone();
+        let mut fields_set: Vec<(&'static str, &'static str)> = Vec::new();
+        let mut checked: Vec<&'static str> = Vec::new();
+        let mut facts = Map::new();
+        let mut found_by = Vec::new();
+        for (provider, lookup) in &findings.answers {
+            let Lookup::Found { changes, facts: f } = lookup else {
+                continue;
+            };
+            found_by.push(Value::String(provider.to_string()));
+            if !f.is_empty() {
+                facts.insert(provider.to_string(), Value::Object(f.clone()));
+            }
+            for change in changes {
+                if change.applies_to(&working) && acceptable(change) {
+                    // DynamoDB re-checks the basis at write time (except what
+                    // this plan itself set), so even a field the job did not
+                    // read, or read stale, is never overwritten.
+                    for (f, v) in &change.basis {
+                        if checked.contains(f) || fields_set.iter().any(|(set, _)| set == f) {
+                            continue;
+                        }
+                        checked.push(f);
+                        match v {
+                            None => u.require_absent(f),
+                            Some(v) => u.require_eq(f, s(v)),
+                        };
+                    }
+                    working.insert(change.field.to_string(), s(&change.value));
+                    fields_set.push((change.field, *provider));
+                }
+            }
+        }
+        for (field, _) in &fields_set {
+            let value = working[*field].clone();
+            if *field == "full_name"
+                && let Ok(name) = value.as_s()
+            {
+                u.set(attr::NAME_LC, s(name.to_lowercase()));
+            }
+            u.set(field, value);
+        }
+        let verdict = if found_by.is_empty() {
+            Verdict::NotFound
+        } else {
+            Verdict::Enriched
+        };
+        let set: Map<String, Value> = fields_set
+            .iter()
+            .map(|(f, p)| (f.to_string(), Value::String(p.to_string())))
+            .collect();
+        let data = json!({
+            "providers": findings.answers.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+            "found_by": found_by,
+            "enriched_at": now,
+            "fields_set": set,
+            "facts": facts,
+        });
+        u.remove(QUEUE).remove(DUE_AT).remove(ATTEMPTS);
+        (verdict, fields_set, data)
+    };
+
+    u.set("enrichment_status", s(verdict.status()))
+        .set(
+            "enrichment_data",
+            serde_dynamo::to_attribute_value(&data).unwrap_or(AttributeValue::Null(true)),
+        )
+        .set(attr::UPDATED_AT, s(&now))
+        .add(attr::VERSION, 1)
+        .require_present(QUEUE)
+        .require_eq(
+            attr::VERSION,
+            AttributeValue::N(version_of(current).unwrap_or(0).to_string()),
+        );
+    Plan {
+        update: u,
+        verdict,
+        fields_set,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000_000;
+    const RETRY: RetryPolicy = RetryPolicy {
+        max_attempts: 3,
+        base: Duration::from_secs(60),
+        cap: Duration::from_secs(3600),
+    };
+
+    fn item(pairs: &[(&str, &str)]) -> Item {
+        let mut i: Item = pairs.iter().map(|(k, v)| (k.to_string(), s(*v))).collect();
+        i.insert(attr::VERSION.into(), AttributeValue::N("4".into()));
+        i.insert(QUEUE.into(), s("due"));
+        i
+    }
+
+    fn found(changes: Vec<Change>) -> Findings {
+        Findings {
+            answers: vec![(
+                "p",
+                Lookup::Found {
+                    changes,
+                    facts: Map::new(),
+                },
+            )],
+        }
+    }
+
+    fn values(p: &Plan) -> Vec<AttributeValue> {
+        p.update.ph.values().unwrap().into_values().collect()
+    }
+
+    #[test]
+    fn user_set_fields_are_never_overwritten() {
+        let cur = item(&[("photo_url", "https://user.example/me.png")]);
+        let p = plan(
+            &cur,
+            &found(vec![
+                Change::fill("photo_url", "https://provider.example/p.png"),
+                Change::fill("title", "CTO"),
+            ]),
+            RETRY,
+            NOW,
+        );
+        assert_eq!(p.fields_set, vec![("title", "p")]);
+        assert_eq!(p.verdict, Verdict::Enriched);
+        assert!(!values(&p).contains(&s("https://provider.example/p.png")));
+    }
+
+    #[test]
+    fn the_write_is_conditional_on_the_version_read() {
+        let p = plan(&item(&[]), &found(vec![]), RETRY, NOW);
+        assert!(values(&p).contains(&AttributeValue::N("4".into())));
+        let cond = p.update.condition().unwrap();
+        assert!(
+            cond.contains("attribute_exists") && cond.contains(" = "),
+            "{cond}"
+        );
+    }
+
+    #[test]
+    fn every_fill_is_rechecked_by_the_write_condition() {
+        let p = plan(
+            &item(&[]),
+            &found(vec![Change::fill("title", "CTO")]),
+            RETRY,
+            NOW,
+        );
+        let cond = p.update.condition().unwrap();
+        let names = p.update.ph.names().unwrap();
+        let title = names.iter().find(|(_, a)| *a == "title").unwrap().0;
+        assert!(
+            cond.contains(&format!("attribute_not_exists({title})")),
+            "{cond}"
+        );
+    }
+
+    #[test]
+    fn invalid_provider_values_are_dropped() {
+        let p = plan(
+            &item(&[]),
+            &found(vec![Change::fill("photo_url", "javascript:alert(1)")]),
+            RETRY,
+            NOW,
+        );
+        assert!(p.fields_set.is_empty());
+    }
+
+    #[test]
+    fn failures_back_off_then_stay_failed() {
+        let retry = Findings {
+            answers: vec![(
+                "http",
+                Lookup::Retry {
+                    reason: "status 500".into(),
+                    after: None,
+                },
+            )],
+        };
+        let p = plan(&item(&[]), &retry, RETRY, NOW);
+        assert_eq!(p.verdict, Verdict::RetryLater);
+        assert!(values(&p).contains(&AttributeValue::N((NOW + 60_000).to_string())));
+        let mut cur = item(&[]);
+        cur.insert(ATTEMPTS.into(), AttributeValue::N("2".into()));
+        let p = plan(&cur, &retry, RETRY, NOW);
+        assert_eq!(p.verdict, Verdict::Failed);
+        assert!(p.update.expression().unwrap().contains("REMOVE"));
+    }
+
+    #[test]
+    fn nothing_found_is_not_found() {
+        let f = Findings {
+            answers: vec![("p", Lookup::NotFound)],
+        };
+        assert_eq!(plan(&item(&[]), &f, RETRY, NOW).verdict, Verdict::NotFound);
+    }
+}
