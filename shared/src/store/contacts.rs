@@ -173,9 +173,7 @@ impl Store {
                 backoff(attempt).await;
                 continue;
             }
-            return Err(ApiError::Internal(format!(
-                "create transaction cancelled: {codes:?}"
-            )));
+            return Err(cancelled(&codes));
         }
         Err(busy())
     }
@@ -309,9 +307,7 @@ impl Store {
             // A claim released by someone else meanwhile, or a racing transaction.
             return Err(PatchFailure::Busy);
         }
-        Err(PatchFailure::Api(ApiError::Internal(format!(
-            "patch transaction cancelled: {codes:?}"
-        ))))
+        Err(PatchFailure::Api(cancelled(&codes)))
     }
 
     /// Claims `email_lc` for `contact_id` (the contact may already hold it).
@@ -441,10 +437,47 @@ impl Store {
     }
 }
 
+/// Cancellation reasons that mean DynamoDB is throttling.
+const THROTTLED: &[&str] = &[
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+    "RequestLimitExceeded",
+];
+
+/// A transaction cancelled for a reason the caller did not expect: a 503
+/// when DynamoDB is throttling, else a 409 (a failed transaction is never a
+/// 500; the reasons are logged).
+fn cancelled(codes: &[String]) -> ApiError {
+    if codes.iter().any(|c| THROTTLED.contains(&c.as_str())) {
+        return ApiError::Unavailable;
+    }
+    tracing::warn!(reasons = ?codes, "transaction cancelled");
+    busy()
+}
+
 fn busy() -> ApiError {
     ApiError::Conflict {
         code: "conflict",
         message: "the contact is being changed by other requests; retry".into(),
         details: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancelled_transaction_is_503_when_throttled_else_409_never_500() {
+        let codes = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            cancelled(&codes(&["None", "ThrottlingError"])).status(),
+            503
+        );
+        assert_eq!(
+            cancelled(&codes(&["ValidationError", "None"])).status(),
+            409
+        );
+        assert_eq!(cancelled(&codes(&["TransactionConflict"])).status(), 409);
     }
 }
