@@ -30,7 +30,11 @@ fn fixture_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        assert!(std::env::var_os("CI").is_none(), "CI must have the API Gateway fixtures at {}", dir.display());
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have the API Gateway fixtures at {}",
+            dir.display()
+        );
         eprintln!("NOTE: {} not found; checking events/ only", dir.display());
         None
     }
@@ -40,17 +44,33 @@ fn fixture_dir() -> Option<PathBuf> {
 /// `rest-api-` prefix is the binary name.
 fn route_of(path: &Path) -> Route {
     let stem = path.file_stem().unwrap().to_str().unwrap();
-    let binary = stem.trim_start_matches("http-api-").trim_start_matches("rest-api-");
+    let binary = stem
+        .trim_start_matches("http-api-")
+        .trim_start_matches("rest-api-");
     Route::from_binary(binary).unwrap_or_else(|| panic!("{} names no route", path.display()))
 }
 
 /// A fresh API holding the company and contact the events refer to.
 async fn seeded_api() -> TestApi {
     let api = TestApi::new().await;
-    let company_input = validate::fields(json!({"name": "Acme Corp"}).as_object().unwrap().clone(), COMPANY_FIELDS, Mode::Create).unwrap();
-    api.app.store.create_company(company::new_company(&company_input, COMPANY_ID, &now()).unwrap()).await.unwrap();
+    let company_input = validate::fields(
+        json!({"name": "Acme Corp"}).as_object().unwrap().clone(),
+        COMPANY_FIELDS,
+        Mode::Create,
+    )
+    .unwrap();
+    api.app
+        .store
+        .create_company(company::new_company(&company_input, COMPANY_ID, &now()).unwrap())
+        .await
+        .unwrap();
     let body = json!({"email": "seed@acme.com", "full_name": "Seed Contact", "company_id": COMPANY_ID, "contact_type": "client"});
-    let input = validate::fields(body.as_object().unwrap().clone(), CONTACT_FIELDS, Mode::Create).unwrap();
+    let input = validate::fields(
+        body.as_object().unwrap().clone(),
+        CONTACT_FIELDS,
+        Mode::Create,
+    )
+    .unwrap();
     let contact = NewContact::from_input(&input, CONTACT_ID.into(), &now()).unwrap();
     api.app.store.create_contact(&contact).await.unwrap();
     api
@@ -60,15 +80,19 @@ async fn check_event(path: &Path) {
     let raw = std::fs::read_to_string(path).unwrap();
     let route = route_of(path);
     let api = seeded_api().await;
-    let mut req = lambda_http::request::from_str(&raw).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    req.headers_mut().insert("x-sm-key", HeaderValue::from_str(&api.key).unwrap());
+    let mut req =
+        lambda_http::request::from_str(&raw).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    req.headers_mut()
+        .insert("x-sm-key", HeaderValue::from_str(&api.key).unwrap());
     let resp = shared::serve(route, &api.app, req).await;
     let status = resp.status();
     let body: Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
     let what = format!("{} -> {status} {body}", path.display());
     assert_eq!(body["ok"], true, "{what}");
     match route {
-        Route::CreateContact | Route::CreateCompany => assert_eq!(status, StatusCode::CREATED, "{what}"),
+        Route::CreateContact | Route::CreateCompany => {
+            assert_eq!(status, StatusCode::CREATED, "{what}")
+        }
         _ => assert_eq!(status, StatusCode::OK, "{what}"),
     }
     match route {
@@ -79,12 +103,23 @@ async fn check_event(path: &Path) {
         Route::GetCompany => assert_eq!(body["data"]["id"], COMPANY_ID, "{what}"),
         Route::UpdateContact => {
             assert_eq!(body["data"]["id"], CONTACT_ID, "{what}");
-            let item = api.app.store.get_contact(CONTACT_ID).await.unwrap().unwrap();
+            let item = api
+                .app
+                .store
+                .get_contact(CONTACT_ID)
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!(shared::contact::version_of(&item), Some(2), "{what}");
         }
-        Route::ListContacts | Route::ListCompanies => assert!(body["data"]["total"].as_u64().unwrap() >= 1, "{what}"),
+        Route::ListContacts | Route::ListCompanies => {
+            assert!(body["data"]["total"].as_u64().unwrap() >= 1, "{what}")
+        }
         Route::CreateContact => assert_eq!(body["data"]["email"], "jane@acme.com", "{what}"),
-        Route::CreateCompany => assert!(body["data"]["id"].as_str().unwrap().starts_with("co_"), "{what}"),
+        Route::CreateCompany => assert!(
+            body["data"]["id"].as_str().unwrap().starts_with("co_"),
+            "{what}"
+        ),
     }
 }
 
@@ -92,7 +127,10 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json") && p.file_name().is_some_and(|n| n != "env.json"))
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json")
+                && p.file_name().is_some_and(|n| n != "env.json")
+        })
         .collect();
     files.sort();
     files
@@ -101,7 +139,11 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
 #[tokio::test]
 async fn every_event_file_gets_the_right_answer() {
     let events = json_files(&repo().join("events"));
-    assert_eq!(events.len(), Route::ALL.len(), "one event per route in events/");
+    assert_eq!(
+        events.len(),
+        Route::ALL.len(),
+        "one event per route in events/"
+    );
     for path in &events {
         check_event(path).await;
     }
