@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 ARM64_TARGET := aarch64-unknown-linux-gnu
 ARGS ?=
 
-.PHONY: dev test lint tools py-tools build zip deploy api-key \
+.PHONY: dev test lint tools py-tools build zip deploy api-key bench bench-size \
         ddb-start ddb-stop ddb-status arm64-target clean distclean
 
 ## dev: DynamoDB Local + local API server (Ctrl-C stops both)
@@ -22,6 +22,15 @@ dev:
 ## test: cargo test against DynamoDB Local, then cfn-lint + sam validate
 test:
 	@scripts/test.sh
+
+## bench: capacity units, round trips and latency of every route at each size
+## in BENCH_SIZES (default 1000,10000,100000) -> bench/results.{json,md}, bench/capacity.png
+bench:
+	@scripts/bench.sh
+
+## bench-size: cold start vs a hello-world (coldstart.py), peak memory, arm64 zip sizes -> bench/size.json
+bench-size: py-tools arm64-target
+	@scripts/bench-size.sh
 
 ## lint: template lints, rustfmt check, clippy with warnings as errors
 lint: py-tools
