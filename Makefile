@@ -55,8 +55,12 @@ build: py-tools arm64-target
 	sam build
 
 ## zip: one bootstrap.zip per function under target/lambda/<binary>/
+# Only the function crates: the workspace's other binaries (dev server,
+# api-key, bench) are not Lambda functions and would only add LTO links.
+FUNCTION_PACKAGES := $(foreach f,$(notdir $(wildcard functions/*)),-p $(f))
+
 zip: py-tools arm64-target
-	cargo lambda build --release --arm64 --output-format zip
+	cargo lambda build --release --arm64 --output-format zip $(FUNCTION_PACKAGES)
 
 ## deploy: sam build + sam deploy (settings in samconfig.toml)
 deploy: build

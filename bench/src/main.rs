@@ -555,8 +555,10 @@ async fn main() -> Result<(), Error> {
                 "timed_runs": n,
             }));
         }
+        // Written after every size, so a long run leaves what it measured.
+        let done: Vec<usize> = sizes.iter().copied().filter(|&z| z <= size).collect();
+        write_results(&rows, &done, out_dir)?;
     }
-
     if let Some(path) = std::env::var_os("BENCH_ENV_OUT") {
         // What `scripts/bench-size.sh` needs to run the real function
         // binaries against these seeded tables.
@@ -569,14 +571,18 @@ async fn main() -> Result<(), Error> {
         });
         std::fs::write(path, env.to_string())?;
     }
+    Ok(())
+}
+
+fn write_results(rows: &[Value], sizes: &[usize], out_dir: &std::path::Path) -> Result<(), Error> {
     if std::env::var("BENCH_WRITE_RESULTS").as_deref() == Ok("0") {
         return Ok(());
     }
     std::fs::write(
         out_dir.join("results.json"),
-        serde_json::to_string_pretty(&rows)? + "\n",
+        serde_json::to_string_pretty(rows)? + "\n",
     )?;
-    std::fs::write(out_dir.join("results.md"), markdown(&rows, &sizes))?;
+    std::fs::write(out_dir.join("results.md"), markdown(rows, sizes))?;
     eprintln!(
         "bench: wrote {} and results.md",
         out_dir.join("results.json").display()
