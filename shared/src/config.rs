@@ -76,7 +76,19 @@ impl Config {
     /// the environment it uses fixed dummy credentials and `us-east-1`, so a
     /// laptop never waits on the instance-metadata lookup.
     pub async fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        // Give up before the functions' 10 s timeout, so a client gets our
+        // 503 with Retry-After rather than API Gateway's bare 5xx; keep the
+        // SDK's backoff short for the same reason.
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .operation_attempt_timeout(std::time::Duration::from_secs(5))
+            .operation_timeout(std::time::Duration::from_secs(9))
+            .build();
+        let retries = aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_max_backoff(std::time::Duration::from_secs(1));
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .timeout_config(timeouts)
+            .retry_config(retries);
         if let Some(endpoint) = &self.dynamodb_endpoint {
             loader = loader.endpoint_url(endpoint);
             if env::var_os("AWS_REGION").is_none() && env::var_os("AWS_DEFAULT_REGION").is_none() {

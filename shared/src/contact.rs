@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Value};
 
+use crate::counts::{self, Tally};
 use crate::error::ApiError;
 use crate::fields::{
     CONTACT_FIELDS, DEFAULT_CONTACT_TYPE, DEFAULT_ENRICHMENT_STATUS, DEFAULT_SOURCE,
@@ -172,12 +173,20 @@ impl NewContact {
 }
 
 /// Whether a patch must read the current contact first: to free the old
-/// email, to re-derive `full_name` from changed name parts, or to check the
-/// contact keeps an email or a company.
+/// email, to re-derive `full_name` from changed name parts, to check the
+/// contact keeps an email or a company, or to move it between the counters
+/// of its old and new company, type and source.
 pub fn patch_needs_current(input: &Input) -> bool {
-    ["email", "first_name", "last_name"]
-        .iter()
-        .any(|f| input.mentions(f))
+    [
+        "email",
+        "first_name",
+        "last_name",
+        "company_id",
+        "contact_type",
+        "source",
+    ]
+    .iter()
+    .any(|f| input.mentions(f))
         || input.get("full_name") == Some(None)
         || input.get("company_id") == Some(None)
 }
@@ -191,6 +200,9 @@ pub struct PatchPlan {
     pub email_change: Option<(Option<String>, Option<String>)>,
     /// A company that must exist for the write to happen.
     pub company_to_check: Option<String>,
+    /// Counters to `ADD` to in the same transaction, when the patch moves
+    /// the contact to another company, type or source.
+    pub counter_moves: Vec<(Tally, i64)>,
 }
 
 /// Reads text attribute `name` of an item.
@@ -238,6 +250,7 @@ pub fn plan_patch(
     }
 
     let mut email_change = None;
+    let mut counter_moves = Vec::new();
     if let Some(cur) = current {
         // Text after the patch: the patch's value if it mentions the field, else the current one.
         let after = |name: &str| match input.get(name) {
@@ -277,8 +290,20 @@ pub fn plan_patch(
                 email_change = Some((old, new));
             }
         }
+        let contact_type = after("contact_type");
+        let source = after("source");
+        counter_moves = counts::moves(
+            &counts::tallies_of(cur),
+            &counts::tallies(
+                after("company_id").as_deref(),
+                contact_type.as_deref().unwrap_or(DEFAULT_CONTACT_TYPE),
+                source.as_deref().unwrap_or(DEFAULT_SOURCE),
+            ),
+        );
         u.require_eq(attr::VERSION, n(version_of(cur).unwrap_or(0)));
-    } else if let Some(full_name) = input
+    }
+    // An explicit full_name always refreshes the search copy, read path or not.
+    if let Some(full_name) = input
         .get("full_name")
         .flatten()
         .and_then(FieldValue::as_text)
@@ -296,6 +321,7 @@ pub fn plan_patch(
         update: u,
         email_change,
         company_to_check: input.text("company_id").map(str::to_string),
+        counter_moves,
     })
 }
 
@@ -475,6 +501,47 @@ mod tests {
     }
 
     #[test]
+    fn clearing_full_name_names_the_path_once_and_renaming_refreshes_search() {
+        let cur = stored(json!({"email": "a@b.co", "first_name": "Jane", "last_name": "Smith"}));
+        let plan = plan_patch(
+            &input(json!({"full_name": null}), Mode::Patch),
+            Some(&cur),
+            None,
+            NOW,
+        )
+        .unwrap();
+        let expr = plan.update.expression().unwrap();
+        let full_name_ph = plan
+            .update
+            .ph
+            .names()
+            .unwrap()
+            .into_iter()
+            .find(|(_, a)| a == "full_name")
+            .unwrap()
+            .0;
+        assert_eq!(expr.matches(full_name_ph.as_str()).count(), 1, "{expr}");
+        let plan = plan_patch(
+            &input(
+                json!({"full_name": "Robert Roe", "first_name": "Bob"}),
+                Mode::Patch,
+            ),
+            Some(&cur),
+            None,
+            NOW,
+        )
+        .unwrap();
+        assert!(
+            plan.update
+                .ph
+                .values()
+                .unwrap()
+                .values()
+                .any(|v| v == &s("robert roe"))
+        );
+    }
+
+    #[test]
     fn email_change_is_reported_but_case_change_is_not() {
         let cur = stored(json!({"email": "jane@acme.com"}));
         let plan = plan_patch(
@@ -495,6 +562,48 @@ mod tests {
         assert_eq!(
             plan.email_change,
             Some((Some("jane@acme.com".into()), Some("j@new.co".into())))
+        );
+    }
+
+    #[test]
+    fn changing_type_moves_the_contact_between_type_counters() {
+        let cur = stored(json!({"email": "a@b.co", "contact_type": "lead"}));
+        let p = input(json!({"contact_type": "client", "title": "x"}), Mode::Patch);
+        assert!(patch_needs_current(&p));
+        let plan = plan_patch(&p, Some(&cur), None, NOW).unwrap();
+        assert_eq!(
+            plan.counter_moves,
+            vec![
+                (Tally::Type("lead".into()), -1),
+                (Tally::Type("client".into()), 1)
+            ]
+        );
+        let same = plan_patch(
+            &input(json!({"contact_type": "lead"}), Mode::Patch),
+            Some(&cur),
+            None,
+            NOW,
+        )
+        .unwrap();
+        assert!(same.counter_moves.is_empty());
+    }
+
+    #[test]
+    fn clearing_source_moves_the_contact_to_the_default_source() {
+        let cur = stored(json!({"email": "a@b.co", "source": "web"}));
+        let plan = plan_patch(
+            &input(json!({"source": null}), Mode::Patch),
+            Some(&cur),
+            None,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(
+            plan.counter_moves,
+            vec![
+                (Tally::Source("web".into()), -1),
+                (Tally::Source("manual".into()), 1)
+            ]
         );
     }
 

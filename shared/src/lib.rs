@@ -6,6 +6,8 @@ pub mod auth;
 pub mod company;
 pub mod config;
 pub mod contact;
+pub mod counts;
+pub mod cursor;
 pub mod enrich;
 pub mod envelope;
 pub mod error;

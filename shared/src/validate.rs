@@ -150,8 +150,16 @@ pub fn check(field: &Field, value: Value) -> Result<Option<FieldValue>, String> 
             Some(n @ (0 | 1)) => Ok(Some(FieldValue::Number(n.into()))),
             _ => Err("must be 0 or 1".into()),
         },
-        Kind::Score => match value {
-            Value::Number(n) if n.as_f64().is_some_and(|f| (0.0..=100.0).contains(&f)) => {
+        // Rounded to 6 decimals: DynamoDB cannot store non-zero numbers
+        // below 1e-130, and no score needs that precision.
+        Kind::Score => match value.as_f64() {
+            Some(f) if (0.0..=100.0).contains(&f) => {
+                let rounded = (f * 1e6).round() / 1e6;
+                let n = if rounded.fract() == 0.0 {
+                    Number::from(rounded as i64)
+                } else {
+                    Number::from_f64(rounded).unwrap_or_else(|| Number::from(0))
+                };
                 Ok(Some(FieldValue::Number(n)))
             }
             _ => Err("must be a number from 0 to 100".into()),
@@ -485,6 +493,11 @@ mod tests {
         let big = json!({"blob": "y".repeat(MAX_ENRICHMENT_DATA_BYTES)});
         assert!(parse(json!({"enrichment_data": big}), Mode::Patch).is_err());
         assert!(parse(json!({"engagement_score": 101}), Mode::Patch).is_err());
+        let tiny = parse(json!({"engagement_score": 1e-200}), Mode::Patch).unwrap();
+        assert_eq!(
+            tiny.get("engagement_score"),
+            Some(Some(&FieldValue::Number(0.into())))
+        );
         assert!(parse(json!({"enrichment_data": {"n": 1e200, "deep": [[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]}}), Mode::Patch).is_ok());
         assert!(parse(json!({"last_engagement_at": "yesterday"}), Mode::Patch).is_err());
         assert!(

@@ -95,7 +95,11 @@ impl Job {
         let mut findings = self.ask(&current).await;
         for races in 0..MAX_RACES {
             let p = plan(&current, &findings, self.retry, now_ms());
-            if self.queue.write(&id, &p.update, &self.meter).await? {
+            if self
+                .queue
+                .write(&id, &p.update, p.company_linked.as_deref(), &self.meter)
+                .await?
+            {
                 return Ok(Outcome::Written {
                     verdict: p.verdict,
                     races,

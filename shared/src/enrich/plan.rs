@@ -58,6 +58,9 @@ pub struct Plan {
     pub verdict: Verdict,
     /// Fields the update sets, with the provider that proposed each.
     pub fields_set: Vec<(&'static str, &'static str)>,
+    /// The company the update links the contact to, whose total must move
+    /// in the same write.
+    pub company_linked: Option<String>,
 }
 
 /// Checks a proposed value against the field table's rules (kind, limits),
@@ -81,93 +84,106 @@ pub fn plan(current: &Item, findings: &Findings, retry: RetryPolicy, now_ms: i64
         _ => None,
     });
 
-    let (verdict, fields_set, data) = if let Some((provider, reason, after)) = failure {
-        let failed = queue::attempts(current) + 1;
-        let mut data = json!({
-            "provider": provider,
-            "attempts": failed,
-            "last_error": reason,
-            "failed_at": now,
-        });
-        let verdict = if failed >= retry.max_attempts {
-            u.remove(QUEUE).remove(DUE_AT);
-            Verdict::Failed
-        } else {
-            let next =
-                now_ms + queue::backoff(retry.base, retry.cap, failed, after).as_millis() as i64;
-            u.set(DUE_AT, AttributeValue::N(next.to_string()));
-            data["next_attempt_at"] = Value::String(queue::rfc3339(next));
-            Verdict::RetryLater
-        };
-        u.set(ATTEMPTS, AttributeValue::N(failed.to_string()));
-        (verdict, Vec::new(), data)
-    } else {
-        let mut working = current.clone();
-        let mut fields_set: Vec<(&'static str, &'static str)> = Vec::new();
-        let mut checked: Vec<&'static str> = Vec::new();
-        let mut facts = Map::new();
-        let mut found_by = Vec::new();
-        for (provider, lookup) in &findings.answers {
-            let Lookup::Found { changes, facts: f } = lookup else {
-                continue;
+    let (verdict, fields_set, data, company_linked) =
+        if let Some((provider, reason, after)) = failure {
+            let failed = queue::attempts(current) + 1;
+            let mut data = json!({
+                "provider": provider,
+                "attempts": failed,
+                "last_error": reason,
+                "failed_at": now,
+            });
+            let verdict = if failed >= retry.max_attempts {
+                u.remove(QUEUE).remove(DUE_AT);
+                Verdict::Failed
+            } else {
+                let next = now_ms
+                    + queue::backoff(retry.base, retry.cap, failed, after).as_millis() as i64;
+                u.set(DUE_AT, AttributeValue::N(next.to_string()));
+                data["next_attempt_at"] = Value::String(queue::rfc3339(next));
+                Verdict::RetryLater
             };
-            found_by.push(Value::String(provider.to_string()));
-            if !f.is_empty() {
-                facts.insert(provider.to_string(), Value::Object(f.clone()));
-            }
-            for change in changes {
-                if change.applies_to(&working) && acceptable(change) {
-                    // DynamoDB re-checks the basis at write time (except what
-                    // this plan itself set), so even a field the job did not
-                    // read, or read stale, is never overwritten.
-                    for (f, v) in &change.basis {
-                        if checked.contains(f) || fields_set.iter().any(|(set, _)| set == f) {
-                            continue;
+            u.set(ATTEMPTS, AttributeValue::N(failed.to_string()));
+            (verdict, Vec::new(), data, None)
+        } else {
+            let mut working = current.clone();
+            let mut fields_set: Vec<(&'static str, &'static str)> = Vec::new();
+            let mut checked: Vec<&'static str> = Vec::new();
+            let mut facts = Map::new();
+            let mut found_by = Vec::new();
+            for (provider, lookup) in &findings.answers {
+                let Lookup::Found { changes, facts: f } = lookup else {
+                    continue;
+                };
+                found_by.push(Value::String(provider.to_string()));
+                if !f.is_empty() {
+                    facts.insert(provider.to_string(), Value::Object(f.clone()));
+                }
+                for change in changes {
+                    if change.applies_to(&working) && acceptable(change) {
+                        // DynamoDB re-checks the basis at write time (except what
+                        // this plan itself set), so even a field the job did not
+                        // read, or read stale, is never overwritten.
+                        for (f, v) in &change.basis {
+                            if checked.contains(f) || fields_set.iter().any(|(set, _)| set == f) {
+                                continue;
+                            }
+                            checked.push(f);
+                            match v {
+                                None => u.require_absent(f),
+                                Some(v) => u.require_eq(f, s(v)),
+                            };
                         }
-                        checked.push(f);
-                        match v {
-                            None => u.require_absent(f),
-                            Some(v) => u.require_eq(f, s(v)),
-                        };
+                        working.insert(change.field.to_string(), s(&change.value));
+                        fields_set.push((change.field, *provider));
                     }
-                    working.insert(change.field.to_string(), s(&change.value));
-                    fields_set.push((change.field, *provider));
                 }
             }
-        }
-        for (field, _) in &fields_set {
-            let value = working[*field].clone();
-            if *field == "full_name"
-                && let Ok(name) = value.as_s()
-            {
-                u.set(attr::NAME_LC, s(name.to_lowercase()));
+            for (field, _) in &fields_set {
+                let value = working[*field].clone();
+                if *field == "full_name"
+                    && let Ok(name) = value.as_s()
+                {
+                    u.set(attr::NAME_LC, s(name.to_lowercase()));
+                }
+                u.set(field, value);
             }
-            u.set(field, value);
-        }
-        let verdict = if found_by.is_empty() {
-            Verdict::NotFound
-        } else {
-            Verdict::Enriched
+            let verdict = if found_by.is_empty() {
+                Verdict::NotFound
+            } else {
+                Verdict::Enriched
+            };
+            let set: Map<String, Value> = fields_set
+                .iter()
+                .map(|(f, p)| (f.to_string(), Value::String(p.to_string())))
+                .collect();
+            let data = json!({
+                "providers": findings.answers.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+                "found_by": found_by,
+                "enriched_at": now,
+                "fields_set": set,
+                "facts": facts,
+            });
+            u.remove(QUEUE).remove(DUE_AT).remove(ATTEMPTS);
+            let company_linked = fields_set
+                .iter()
+                .any(|(f, _)| *f == "company_id")
+                .then(|| {
+                    working
+                        .get("company_id")
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                })
+                .flatten();
+            (verdict, fields_set, data, company_linked)
         };
-        let set: Map<String, Value> = fields_set
-            .iter()
-            .map(|(f, p)| (f.to_string(), Value::String(p.to_string())))
-            .collect();
-        let data = json!({
-            "providers": findings.answers.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
-            "found_by": found_by,
-            "enriched_at": now,
-            "fields_set": set,
-            "facts": facts,
-        });
-        u.remove(QUEUE).remove(DUE_AT).remove(ATTEMPTS);
-        (verdict, fields_set, data)
-    };
 
     u.set("enrichment_status", s(verdict.status()))
         .set(
             "enrichment_data",
-            serde_dynamo::to_attribute_value(&data).unwrap_or(AttributeValue::Null(true)),
+            crate::contact::attribute(&crate::validate::FieldValue::Object(
+                data.as_object().cloned().unwrap_or_default(),
+            )),
         )
         .set(attr::UPDATED_AT, s(&now))
         .add(attr::VERSION, 1)
@@ -180,6 +196,7 @@ pub fn plan(current: &Item, findings: &Findings, retry: RetryPolicy, now_ms: i64
         update: u,
         verdict,
         fields_set,
+        company_linked,
     }
 }
 

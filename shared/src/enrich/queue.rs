@@ -231,8 +231,19 @@ impl Queue {
     }
 
     /// Applies `u` to contact `id`; `Ok(false)` when its condition failed
-    /// (the contact changed since it was read, or left the queue).
-    pub async fn write(&self, id: &str, u: &Update, meter: &Meter) -> Result<bool, ApiError> {
+    /// (the contact changed since it was read, or left the queue). When the
+    /// update links a company, that company's total moves in the same
+    /// transaction, so list totals stay exact.
+    pub async fn write(
+        &self,
+        id: &str,
+        u: &Update,
+        company_linked: Option<&str>,
+        meter: &Meter,
+    ) -> Result<bool, ApiError> {
+        if let Some(company) = company_linked {
+            return self.write_linking(id, u, company, meter).await;
+        }
         let result = self
             .store
             .client
@@ -252,6 +263,53 @@ impl Queue {
                 Ok(true)
             }
             Err(e) if failed_condition(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn write_linking(
+        &self,
+        id: &str,
+        u: &Update,
+        company: &str,
+        meter: &Meter,
+    ) -> Result<bool, ApiError> {
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.store.contacts_table)
+            .key(attr::ID, AttributeValue::S(id.into()))
+            .update_expression(u.expression().unwrap_or_default())
+            .set_condition_expression(u.condition())
+            .set_expression_attribute_names(u.ph.names())
+            .set_expression_attribute_values(u.ph.values())
+            .build()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let mut items = vec![
+            aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                .update(update)
+                .build(),
+        ];
+        let tally = crate::counts::Tally::Company(company.to_string());
+        items.extend(
+            self.store
+                .counter_adds(&[(tally, 1)], crate::counts::random_shard())?,
+        );
+        let result = self
+            .store
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                for cc in out.consumed_capacity() {
+                    meter.write(Some(cc));
+                }
+                Ok(true)
+            }
+            // The contact's condition failed, or a racing write: re-read and plan again.
+            Err(e) if crate::store::cancellation_codes(&e).is_some() => Ok(false),
             Err(e) => Err(e.into()),
         }
     }

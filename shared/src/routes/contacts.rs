@@ -6,25 +6,37 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::contact::{self, NewContact, text_attr, version_of};
+use crate::cursor::Cursor;
 use crate::envelope::Reply;
 use crate::error::ApiError;
 use crate::fields::{CONTACT_FIELDS, CONTACT_TYPES, MAX_SEARCH_CHARS};
 use crate::http::{etag, if_match, json_body, paging, path_id, query_param, query_param_raw};
 use crate::idempotency;
 use crate::ids::{self, CONTACT_PREFIX};
-use crate::store::{Created, contacts::ContactQuery, now};
+use crate::store::{Created, listing::ContactQuery, now};
 use crate::validate::{self, Mode};
 
-/// `GET /api/contacts`: filters, page/limit, totals, company names.
+/// `GET /api/contacts`: filters, page/limit or cursor, totals, company names.
+/// `data.next_cursor` continues the list at the cost of a first page.
 pub async fn list_contacts(app: &App, req: &Request) -> Result<Reply, ApiError> {
     let paging = paging(req)?;
-    let query = contact_query(req, paging.page, paging.limit)?;
-    let (items, total) = app.store.list_contacts(&query).await?;
+    let mut query = contact_query(req, paging.page, paging.limit)?;
+    if let Some(text) = query_param(req, "cursor") {
+        if query_param(req, "page").is_some() {
+            return Err(ApiError::field(
+                "cursor",
+                "send either page or cursor, not both",
+            ));
+        }
+        query.cursor = Some(Cursor::decode(&text, &query.fingerprint())?);
+    }
+    let page = app.store.list_contacts(&query).await?;
     let names = app
         .store
-        .company_names(items.iter().filter_map(|i| text_attr(i, "company_id")))
+        .company_names(page.items.iter().filter_map(|i| text_attr(i, "company_id")))
         .await?;
-    let items: Vec<_> = items
+    let items: Vec<_> = page
+        .items
         .iter()
         .map(|i| {
             contact::summary_json(
@@ -35,12 +47,14 @@ pub async fn list_contacts(app: &App, req: &Request) -> Result<Reply, ApiError> 
             )
         })
         .collect();
+    let fingerprint = query.fingerprint();
     Ok(Reply::ok(json!({
         "items": items,
-        "total": total,
-        "page": paging.page,
+        "total": page.total,
+        "page": page.offset / paging.limit as usize + 1,
         "limit": paging.limit,
-        "hasMore": paging.has_more(total),
+        "hasMore": page.offset + items.len() < page.total,
+        "next_cursor": page.next.map(|c| c.encode(&fingerprint)),
     })))
 }
 
@@ -93,6 +107,7 @@ fn contact_query(req: &Request, page: u32, limit: u32) -> Result<ContactQuery, A
         search,
         page,
         limit,
+        cursor: None,
     })
 }
 

@@ -9,28 +9,16 @@ use aws_sdk_dynamodb::types::{
 use serde_json::json;
 
 use super::expr::Placeholders;
-use super::{Created, Store, cancellation_codes, failed_condition, index, now};
+use super::{Created, Store, cancellation_codes, failed_condition, now};
 use crate::contact::{
-    CONTACT_ENTITY, Item, NewContact, PatchPlan, attr, email_claim_key, patch_needs_current,
-    plan_patch, summary_attrs, version_of,
+    Item, NewContact, PatchPlan, attr, email_claim_key, patch_needs_current, plan_patch, version_of,
 };
+use crate::counts;
 use crate::error::ApiError;
 use crate::validate::Input;
 
 /// How many times a write is re-tried when a concurrent write got there first.
 const MAX_WRITE_ATTEMPTS: u32 = 16;
-
-/// Filters of `GET /api/contacts`, already checked.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ContactQuery {
-    pub company_id: Option<String>,
-    pub contact_type: Option<String>,
-    pub source: Option<String>,
-    /// Lower-cased search text.
-    pub search: Option<String>,
-    pub page: u32,
-    pub limit: u32,
-}
 
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_string())
@@ -81,7 +69,8 @@ impl Store {
 
     /// Writes a new contact. When it has an email, the address is claimed in
     /// the same transaction, so two creates with one email cannot both win;
-    /// a company id is checked in that transaction too.
+    /// a company id is checked in that transaction too, and the counters of
+    /// the totals it adds to move in it, so totals stay exact.
     pub async fn create_contact(&self, contact: &NewContact) -> Result<Created, ApiError> {
         let mut ph = Placeholders::default();
         let not_exists = format!("attribute_not_exists({})", ph.name(attr::ID));
@@ -121,29 +110,20 @@ impl Store {
             }
             None => None,
         };
-
-        if tx.len() == 1 {
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.contacts_table)
-                .set_item(Some(contact.item.clone()))
-                .condition_expression(&not_exists)
-                .set_expression_attribute_names(names)
-                .send()
-                .await;
-            return match result {
-                Ok(_) => Ok(Created::New),
-                Err(e) if failed_condition(&e) => Ok(Created::AlreadyExists),
-                Err(e) => Err(e.into()),
-            };
-        }
+        let tallies: Vec<_> = counts::tallies_of(&contact.item)
+            .into_iter()
+            .map(|t| (t, 1))
+            .collect();
 
         for attempt in 0..MAX_WRITE_ATTEMPTS {
+            // Each attempt counts on a freshly picked shard, so writers that
+            // collided on one spread out when they retry.
+            let mut items = tx.clone();
+            items.extend(self.counter_adds(&tallies, counts::random_shard())?);
             let err = match self
                 .client
                 .transact_write_items()
-                .set_transact_items(Some(tx.clone()))
+                .set_transact_items(Some(items))
                 .send()
                 .await
             {
@@ -229,7 +209,10 @@ impl Store {
     async fn write_patch(&self, id: &str, plan: &PatchPlan) -> Result<(), PatchFailure> {
         let u = &plan.update;
         let expression = u.expression().unwrap_or_default();
-        if plan.email_change.is_none() && plan.company_to_check.is_none() {
+        if plan.email_change.is_none()
+            && plan.company_to_check.is_none()
+            && plan.counter_moves.is_empty()
+        {
             let result = self
                 .client
                 .update_item()
@@ -275,6 +258,10 @@ impl Store {
             }
             None => None,
         };
+        tx.extend(
+            self.counter_adds(&plan.counter_moves, counts::random_shard())
+                .map_err(PatchFailure::Api)?,
+        );
         let err = match self
             .client
             .transact_write_items()
@@ -381,59 +368,6 @@ impl Store {
             message: "a contact with this email already exists".into(),
             details: Some(json!({ "field": "email", "existing_id": holder })),
         }
-    }
-
-    /// A page of contacts matching `q`, newest first, and how many match in all.
-    /// The most selective filter picks the index (company, then type, then
-    /// source, else all contacts); the others filter its entries.
-    pub async fn list_contacts(&self, q: &ContactQuery) -> Result<(Vec<Item>, usize), ApiError> {
-        let mut ph = Placeholders::default();
-        let (index, key_attr, key_value) = if let Some(c) = &q.company_id {
-            (index::BY_COMPANY, "company_id", c.as_str())
-        } else if let Some(t) = &q.contact_type {
-            (index::BY_TYPE, "contact_type", t.as_str())
-        } else if let Some(src) = &q.source {
-            (index::BY_SOURCE, "source", src.as_str())
-        } else {
-            (index::BY_CREATED, attr::ENTITY, CONTACT_ENTITY)
-        };
-        let key_condition = format!("{} = {}", ph.name(key_attr), ph.value(s(key_value)));
-
-        let mut filters = Vec::new();
-        for (attr_name, value) in [
-            ("company_id", &q.company_id),
-            ("contact_type", &q.contact_type),
-            ("source", &q.source),
-        ] {
-            if let Some(v) = value
-                && attr_name != key_attr
-            {
-                filters.push(format!("{} = {}", ph.name(attr_name), ph.value(s(v))));
-            }
-        }
-        if let Some(text) = &q.search {
-            let v = ph.value(s(text));
-            filters.push(format!(
-                "(contains({}, {v}) OR contains({}, {v}))",
-                ph.name(attr::NAME_LC),
-                ph.name(attr::EMAIL_LC)
-            ));
-        }
-        let filter = (!filters.is_empty()).then(|| filters.join(" AND "));
-        let projection = ph.projection(&summary_attrs());
-
-        let query = self
-            .client
-            .query()
-            .table_name(&self.contacts_table)
-            .index_name(index)
-            .key_condition_expression(key_condition)
-            .set_filter_expression(filter)
-            .projection_expression(projection)
-            .set_expression_attribute_names(ph.names())
-            .set_expression_attribute_values(ph.values());
-        let offset = (q.page as usize - 1) * q.limit as usize;
-        self.query_window(query, offset, q.limit as usize).await
     }
 }
 

@@ -10,6 +10,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 pub struct Placeholders {
     names: HashMap<String, String>,
     values: HashMap<String, AttributeValue>,
+    /// Values are numbered by a counter, not by the map's size, so a value
+    /// dropped by [`Update`] never lets a later one reuse its placeholder.
+    next_value: usize,
 }
 
 impl Placeholders {
@@ -25,7 +28,8 @@ impl Placeholders {
 
     /// A fresh placeholder bound to `value`.
     pub fn value(&mut self, value: AttributeValue) -> String {
-        let ph = format!(":v{}", self.values.len());
+        let ph = format!(":v{}", self.next_value);
+        self.next_value += 1;
         self.values.insert(ph.clone(), value);
         ph
     }
@@ -53,9 +57,11 @@ impl Placeholders {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Update {
     pub ph: Placeholders,
-    set: Vec<String>,
+    /// `(name, value)` placeholders; one action per attribute (the last one
+    /// asked for wins), since DynamoDB refuses an update naming a path twice.
+    set: Vec<(String, String)>,
     remove: Vec<String>,
-    add: Vec<String>,
+    add: Vec<(String, String)>,
     conditions: Vec<String>,
 }
 
@@ -66,26 +72,46 @@ impl Update {
 
     /// `SET attr = value`.
     pub fn set(&mut self, attr: &str, value: AttributeValue) -> &mut Self {
-        let (n, v) = (self.ph.name(attr), self.ph.value(value));
-        self.set.push(format!("{n} = {v}"));
+        let n = self.forget(attr);
+        let v = self.ph.value(value);
+        self.set.push((n, v));
         self
     }
 
     /// `REMOVE attr`.
     pub fn remove(&mut self, attr: &str) -> &mut Self {
-        let n = self.ph.name(attr);
+        let n = self.forget(attr);
         self.remove.push(n);
         self
     }
 
     /// `ADD attr by`, for counters.
     pub fn add(&mut self, attr: &str, by: i64) -> &mut Self {
-        let (n, v) = (
-            self.ph.name(attr),
-            self.ph.value(AttributeValue::N(by.to_string())),
-        );
-        self.add.push(format!("{n} {v}"));
+        let n = self.forget(attr);
+        let v = self.ph.value(AttributeValue::N(by.to_string()));
+        self.add.push((n, v));
         self
+    }
+
+    /// Drops any earlier action on `attr` (and its now unused value) and
+    /// returns the attribute's name placeholder.
+    fn forget(&mut self, attr: &str) -> String {
+        let n = self.ph.name(attr);
+        let mut dropped = Vec::new();
+        for list in [&mut self.set, &mut self.add] {
+            list.retain(|(name, value)| {
+                let keep = *name != n;
+                if !keep {
+                    dropped.push(value.clone());
+                }
+                keep
+            });
+        }
+        self.remove.retain(|name| *name != n);
+        for value in dropped {
+            self.ph.values.remove(&value);
+        }
+        n
     }
 
     /// Requires the item to exist.
@@ -120,13 +146,15 @@ impl Update {
     pub fn expression(&self) -> Option<String> {
         let mut parts = Vec::new();
         if !self.set.is_empty() {
-            parts.push(format!("SET {}", self.set.join(", ")));
+            let set: Vec<String> = self.set.iter().map(|(n, v)| format!("{n} = {v}")).collect();
+            parts.push(format!("SET {}", set.join(", ")));
         }
         if !self.remove.is_empty() {
             parts.push(format!("REMOVE {}", self.remove.join(", ")));
         }
         if !self.add.is_empty() {
-            parts.push(format!("ADD {}", self.add.join(", ")));
+            let add: Vec<String> = self.add.iter().map(|(n, v)| format!("{n} {v}")).collect();
+            parts.push(format!("ADD {}", add.join(", ")));
         }
         (!parts.is_empty()).then(|| parts.join(" "))
     }
@@ -181,6 +209,23 @@ mod tests {
             .require_eq("version", AttributeValue::N("1".into()));
         assert_eq!(u.expression().unwrap(), "SET #n0 = :v0");
         assert_eq!(u.condition().unwrap(), "#n0 = :v1");
+    }
+
+    #[test]
+    fn a_path_is_named_once_the_last_action_winning() {
+        let mut u = Update::new();
+        u.remove("full_name")
+            .set("full_name", s("A"))
+            .set("full_name", s("B"));
+        assert_eq!(u.expression().unwrap(), "SET #n0 = :v1");
+        assert_eq!(
+            u.ph.values().unwrap().len(),
+            1,
+            "the dropped value is unbound too"
+        );
+        u.remove("full_name");
+        assert_eq!(u.expression().unwrap(), "REMOVE #n0");
+        assert_eq!(u.ph.values(), None);
     }
 
     #[test]

@@ -3,14 +3,17 @@
 
 pub mod companies;
 pub mod contacts;
+pub mod counts;
 pub mod expr;
 pub mod idempotency;
 pub mod keys;
+pub mod listing;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::KeysAndAttributes;
 
 use crate::config::Config;
 use crate::contact::Item;
@@ -23,6 +26,9 @@ pub mod index {
     pub const BY_SOURCE: &str = "by_source";
     pub const BY_CREATED: &str = "by_created";
     pub const BY_DOMAIN: &str = "by_domain";
+    /// Keys plus `name_lc` / `email_lc` only, so a search reads ~100 bytes
+    /// per contact instead of the whole summary.
+    pub const BY_SEARCH: &str = "by_search";
 }
 
 /// The SDK client and the table names.
@@ -85,6 +91,63 @@ impl Store {
 pub enum Created {
     New,
     AlreadyExists,
+}
+
+/// BatchGetItem takes at most 100 keys.
+const BATCH_GET_MAX: usize = 100;
+/// Rounds of re-asking for keys DynamoDB left unprocessed.
+const MAX_BATCH_ROUNDS: u32 = 5;
+
+impl Store {
+    /// The items with `keys` in `table` (missing ones are left out), in one
+    /// `BatchGetItem` per 100 keys plus retries of unprocessed keys.
+    /// `projection` limits the attributes read; `consistent` asks for
+    /// strongly consistent reads.
+    pub(crate) async fn batch_get(
+        &self,
+        table: &str,
+        keys: Vec<Item>,
+        projection: Option<&[&str]>,
+        consistent: bool,
+    ) -> Result<Vec<Item>, ApiError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET_MAX) {
+            let mut ph = expr::Placeholders::default();
+            let projection = projection.map(|p| ph.projection(p));
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .set_projection_expression(projection)
+                    .set_expression_attribute_names(ph.names())
+                    .consistent_read(consistent)
+                    .build()
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
+            );
+            for round in 0..MAX_BATCH_ROUNDS {
+                let Some(keys) = request.take() else { break };
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(table, keys)
+                    .send()
+                    .await?;
+                found.extend(
+                    out.responses
+                        .unwrap_or_default()
+                        .remove(table)
+                        .unwrap_or_default(),
+                );
+                request = out.unprocessed_keys.and_then(|mut u| u.remove(table));
+                if request.is_some() {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << round)).await;
+                }
+            }
+            if request.is_some() {
+                return Err(ApiError::Unavailable);
+            }
+        }
+        Ok(found)
+    }
 }
 
 /// True when a single-item write failed its condition.
