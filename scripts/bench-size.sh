@@ -34,7 +34,8 @@ trap cleanup EXIT
 [[ -f "$COLDSTART" ]] || { log "coldstart.py not found at $COLDSTART (set COLDSTART)"; exit 1; }
 
 log "release builds (fat LTO; slow on 2 cores)"
-cargo build --release -q -p list-contacts -p get-contact -p bench --bin hello
+# (--bin names select across every -p package, so name all three bins.)
+cargo build --release -q --bin list-contacts --bin get-contact --bin hello
 
 scripts/tools.sh ddb
 if [[ -z "${DYNAMODB_ENDPOINT:-}" ]]; then
