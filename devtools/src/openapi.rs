@@ -145,7 +145,7 @@ fn company_name() -> Schema {
 }
 
 /// `{items,total,page,limit,hasMore}` of `item`.
-fn list_schema(item: &str) -> Schema {
+fn list_schema(item: &str, with_cursor: bool) -> Schema {
     let count = |d: &str| {
         ObjectBuilder::new()
             .schema_type(Type::Integer)
@@ -153,7 +153,7 @@ fn list_schema(item: &str) -> Schema {
             .description(Some(d))
             .build()
     };
-    object()
+    let b = object()
         .property("items", ArrayBuilder::new().items(reference(item)).build())
         .property("total", count("Items matching the filters, in all"))
         .property("page", count("Page number"))
@@ -166,9 +166,19 @@ fn list_schema(item: &str) -> Schema {
         .required("total")
         .required("page")
         .required("limit")
-        .required("hasMore")
-        .build()
-        .into()
+        .required("hasMore");
+    let b = if with_cursor {
+        b.property(
+            "next_cursor",
+            ObjectBuilder::new()
+                .schema_type(nullable(Type::String))
+                .description(Some("Pass as ?cursor= for the next page at the cost of a first page; null on the last page")),
+        )
+        .required("next_cursor")
+    } else {
+        b
+    };
+    b.build().into()
 }
 
 /// A request body accepting `fields`: no other keys (mass assignment is refused).
@@ -341,6 +351,11 @@ fn contact_filters() -> Vec<utoipa::openapi::path::Parameter> {
                 .build()
                 .into(),
         ),
+        query(
+            "cursor",
+            "data.next_cursor of the previous page, with the same filters (instead of page)",
+            string("opaque cursor").build().into(),
+        ),
     ];
     params.extend(paging_params());
     params
@@ -424,7 +439,7 @@ fn operation(route: Route) -> utoipa::openapi::path::Operation {
         Route::ListContacts => b
             .summary(Some("List contacts, newest first"))
             .parameters(Some(contact_filters()))
-            .response("200", ok_response("A page of contact summaries", RefOr::T(list_schema("ContactSummary")), &[]))
+            .response("200", ok_response("A page of contact summaries", RefOr::T(list_schema("ContactSummary", true)), &[]))
             .response("400", error_response("A bad filter or paging parameter, named in details.fields")),
         Route::GetContact => b
             .summary(Some("Get one contact with its company name"))
@@ -463,7 +478,7 @@ fn operation(route: Route) -> utoipa::openapi::path::Operation {
         Route::ListCompanies => b
             .summary(Some("List companies, newest first"))
             .parameters(Some(paging_params()))
-            .response("200", ok_response("A page of companies", RefOr::T(list_schema("Company")), &[]))
+            .response("200", ok_response("A page of companies", RefOr::T(list_schema("Company", false)), &[]))
             .response("400", error_response("A bad paging parameter")),
         Route::GetCompany => b
             .summary(Some("Get one company"))
