@@ -29,7 +29,7 @@ for target in $(cargo fuzz list); do
         log "$target: ${runs:-?} executions, 0 crashes"
     else
         status=1
-        log "$target: CRASH (see fuzz/$target.log and fuzz/artifacts/$target/)"
+        log "$target: FAILED, a crash or a build error (see fuzz/$target.log and fuzz/artifacts/$target/)"
         tail -n 40 "fuzz/$target.log" >&2
     fi
 done
