@@ -188,21 +188,7 @@ impl Store {
     }
 
     async fn update_idempotency(&self, record_key: &str, u: Update) -> Result<bool, ApiError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.idempotency_table)
-            .set_key(Some(key(record_key)))
-            .set_update_expression(u.expression())
-            .set_condition_expression(u.condition())
-            .set_expression_attribute_names(u.ph.names())
-            .set_expression_attribute_values(u.ph.values())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if failed_condition(&e) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        self.conditional_update(&self.idempotency_table, key(record_key), &u)
+            .await
     }
 }

@@ -85,22 +85,8 @@ impl Store {
         let mut u = Update::new();
         u.set("revoked_at", AttributeValue::S(now()))
             .require_exists(KEY_HASH);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.api_keys_table)
-            .set_key(Some(key(hash)))
-            .set_update_expression(u.expression())
-            .set_condition_expression(u.condition())
-            .set_expression_attribute_names(u.ph.names())
-            .set_expression_attribute_values(u.ph.values())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if failed_condition(&e) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        self.conditional_update(&self.api_keys_table, key(hash), &u)
+            .await
     }
 
     /// Every key record. The keys table holds a handful of items, read only

@@ -150,6 +150,34 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Applies `u` to the item at `key` in `table`; `Ok(false)` when its
+    /// condition failed.
+    pub(crate) async fn conditional_update(
+        &self,
+        table: &str,
+        key: Item,
+        u: &expr::Update,
+    ) -> Result<bool, ApiError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .set_update_expression(u.expression())
+            .set_condition_expression(u.condition())
+            .set_expression_attribute_names(u.ph.names())
+            .set_expression_attribute_values(u.ph.values())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if failed_condition(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
 /// True when a single-item write failed its condition.
 pub(crate) fn failed_condition<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
