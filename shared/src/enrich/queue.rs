@@ -151,13 +151,7 @@ impl Queue {
         meter: &Meter,
     ) -> Result<Page, ApiError> {
         let mut ph = Placeholders::default();
-        let key_condition = format!(
-            "{} = {} AND {} <= {}",
-            ph.name(QUEUE),
-            ph.value(AttributeValue::S(QUEUE_DUE.into())),
-            ph.name(DUE_AT),
-            ph.value(AttributeValue::N(now_ms.to_string()))
-        );
+        let key_condition = due_condition(&mut ph, now_ms);
         let mut attrs = vec![attr::ID, QUEUE, DUE_AT];
         attrs.extend_from_slice(PROJECTED);
         let projection = ph.projection(&attrs);
@@ -186,13 +180,7 @@ impl Queue {
         let mut start = None;
         loop {
             let mut ph = Placeholders::default();
-            let key_condition = format!(
-                "{} = {} AND {} <= {}",
-                ph.name(QUEUE),
-                ph.value(AttributeValue::S(QUEUE_DUE.into())),
-                ph.name(DUE_AT),
-                ph.value(AttributeValue::N(now_ms.to_string()))
-            );
+            let key_condition = due_condition(&mut ph, now_ms);
             let out = self
                 .store
                 .client
@@ -346,6 +334,17 @@ impl Queue {
             .and_then(|i| crate::contact::text_attr(i, attr::ID))
             .map(str::to_string))
     }
+}
+
+/// The queue index's key condition: due now or earlier.
+fn due_condition(ph: &mut Placeholders, now_ms: i64) -> String {
+    format!(
+        "{} = {} AND {} <= {}",
+        ph.name(QUEUE),
+        ph.value(AttributeValue::S(QUEUE_DUE.into())),
+        ph.name(DUE_AT),
+        ph.value(AttributeValue::N(now_ms.to_string()))
+    )
 }
 
 #[cfg(test)]
