@@ -459,7 +459,7 @@ fn operation(route: Route) -> utoipa::openapi::path::Operation {
             ))
             .response("201", created_response("Created", created_body(&["id", "full_name", "email"]), &[("Location", "URL of the new contact"), ("ETag", "Its version")], &[Route::GetContact, Route::UpdateContact]))
             .response("400", error_response("Invalid fields (named in details.fields) or a malformed body"))
-            .response("409", error_response("Email already used (details.existing_id), or the same Idempotency-Key is in flight"))
+            .response("409", error_response("Email already used (details.existing_id), or the same Idempotency-Key is in flight (retry after Retry-After seconds)"))
             .response("413", too_large())
             .response("415", error_response("Content-Type is not JSON"))
             .response("422", error_response("Idempotency-Key reused with a different body")),
@@ -498,7 +498,7 @@ fn operation(route: Route) -> utoipa::openapi::path::Operation {
             ))
             .response("201", created_response("Created", created_body(&["id", "name"]), &[("Location", "URL of the new company")], &[Route::GetCompany]))
             .response("400", error_response("Invalid fields (named in details.fields) or a malformed body"))
-            .response("409", error_response("The same Idempotency-Key is in flight"))
+            .response("409", error_response("The same Idempotency-Key is in flight; retry after Retry-After seconds"))
             .response("413", too_large())
             .response("415", error_response("Content-Type is not JSON"))
             .response("422", error_response("Idempotency-Key reused with a different body")),

@@ -105,6 +105,8 @@ async fn a_request_while_the_first_is_in_flight_is_409() {
     let r = post_with_key(&api, "/api/contacts", "busy", body).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.error_code(), "request_in_progress");
+    let retry_after: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry_after), "Retry-After {retry_after}");
     assert_eq!(api.total("").await, 0);
 }
 

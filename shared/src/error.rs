@@ -51,6 +51,12 @@ pub enum ApiError {
         message: String,
         details: Option<Value>,
     },
+    /// An earlier request with the same `Idempotency-Key` still holds it;
+    /// the client may retry after `retry_after` seconds.
+    #[error(
+        "a request with this Idempotency-Key is still being processed; retry after Retry-After seconds"
+    )]
+    InProgress { retry_after: u32 },
     /// An `Idempotency-Key` was reused with a different body.
     #[error("this Idempotency-Key was used with a different request body")]
     IdempotencyMismatch,
@@ -81,7 +87,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::InProgress { .. } => StatusCode::CONFLICT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -100,6 +106,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Conflict { code, .. } => code,
+            ApiError::InProgress { .. } => "request_in_progress",
             ApiError::PreconditionFailed => "precondition_failed",
             ApiError::IdempotencyMismatch => "idempotency_key_reused",
             ApiError::PayloadTooLarge => "payload_too_large",
@@ -151,6 +158,12 @@ impl ApiError {
                 resp.headers_mut().insert(
                     lambda_http::http::header::RETRY_AFTER,
                     RETRY_AFTER_SECONDS.into(),
+                );
+            }
+            ApiError::InProgress { retry_after } => {
+                resp.headers_mut().insert(
+                    lambda_http::http::header::RETRY_AFTER,
+                    (*retry_after).max(1).into(),
                 );
             }
             ApiError::MethodNotAllowed { allow } => {

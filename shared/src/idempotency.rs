@@ -19,8 +19,13 @@ pub const MAX_KEY_CHARS: usize = 255;
 /// How long a record is kept (DynamoDB TTL removes it after that).
 pub const RETENTION_SECONDS: i64 = 24 * 60 * 60;
 /// How long a request owns its key before a retry may take over. Longer
-/// than the functions' 10 s timeout, so a live request is never overtaken.
-pub const LEASE_SECONDS: i64 = 30;
+/// than the functions' 10 s timeout, so a live request is never overtaken;
+/// a request that fails normally ends its lease at once (`finish`).
+pub const LEASE_SECONDS: i64 = 15;
+/// Extra tries at recording an answer after the SDK's own retries ran out:
+/// a lease left behind would hold the client's retries off for
+/// `LEASE_SECONDS`.
+const FINISH_ATTEMPTS: u32 = 3;
 /// Header set on replayed answers.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
@@ -121,12 +126,7 @@ pub async fn begin(
         return Ok(Begin::Replay(replay(&stored)));
     }
     if record.lease_until > now {
-        return Err(ApiError::Conflict {
-            code: "request_in_progress",
-            message: "a request with this Idempotency-Key is still being processed; retry shortly"
-                .into(),
-            details: None,
-        });
+        return Err(in_progress(record.lease_until - now));
     }
     if store
         .take_over_idempotency_key(&record_key, record.lease_until, now + LEASE_SECONDS)
@@ -137,12 +137,13 @@ pub async fn begin(
             resource_id: record.resource_id,
         })
     } else {
-        Err(ApiError::Conflict {
-            code: "request_in_progress",
-            message: "another retry with this Idempotency-Key is being processed; retry shortly"
-                .into(),
-            details: None,
-        })
+        Err(in_progress(LEASE_SECONDS))
+    }
+}
+
+fn in_progress(seconds: i64) -> ApiError {
+    ApiError::InProgress {
+        retry_after: u32::try_from(seconds.clamp(1, LEASE_SECONDS)).unwrap_or(1),
     }
 }
 
@@ -153,22 +154,27 @@ pub async fn finish(store: &Store, record_key: &str, response: &Response<Body>) 
     let status = response.status();
     let retryable =
         status.is_server_error() || status == StatusCode::CONFLICT && !is_duplicate(response);
-    let result = if retryable {
-        store.release_idempotency_key(record_key).await
-    } else {
-        let stored = StoredResponse {
-            status: status.as_u16(),
-            body: String::from_utf8_lossy(response.body().as_ref()).into_owned(),
-            location: response
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string),
+    let stored = (!retryable).then(|| StoredResponse {
+        status: status.as_u16(),
+        body: String::from_utf8_lossy(response.body().as_ref()).into_owned(),
+        location: response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    });
+    for attempt in 1..=FINISH_ATTEMPTS {
+        let result = match &stored {
+            Some(stored) => store.complete_idempotency_key(record_key, stored).await,
+            None => store.release_idempotency_key(record_key).await,
         };
-        store.complete_idempotency_key(record_key, &stored).await
-    };
-    if let Err(e) = result {
-        tracing::warn!(error = ?e, "could not record the idempotent answer; the lease will expire");
+        match result {
+            Ok(_) => return,
+            Err(e) if attempt == FINISH_ATTEMPTS => {
+                tracing::warn!(error = ?e, "could not record the idempotent answer; the lease will expire");
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await,
+        }
     }
 }
 
