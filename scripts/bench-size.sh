@@ -5,8 +5,9 @@
 #      hello-world baseline (bench's `hello`), with the Lambda release profile
 #   2. a DynamoDB Local on BENCH_DDB_PORT (default 8021) seeded by the bench
 #      runner at BENCH_MEM_SIZE contacts (default 10000)
-#   3. ../shared/tools/coldstart.py: each function vs hello-world, with the
-#      DynamoDB warm-up in init (the default) and without it
+#   3. ../shared/tools/coldstart.py (through bench/coldstart_settled.py):
+#      each function vs hello-world, with the DynamoDB warm-up in init (the
+#      default) and without it
 #   4. bench/peakmem.py: peak RSS of list-contacts serving BENCH_MEM_EVENTS
 #      list/search requests of 100 items
 #   5. `cargo lambda build --release --arm64 --output-format zip` and the
@@ -73,7 +74,8 @@ mapfile -t ENV_ARGS < "$WORK/env.args"
 
 coldstart() {   # coldstart BINARY EXTRA_ENV...
     local bin="$1"; shift
-    python3 "$COLDSTART" --runs "$RUNS" --event "$WORK/list.json" "${ENV_ARGS[@]}" "$@" \
+    # coldstart.py itself, with a settle pause between runs (see the script).
+    python3 bench/coldstart_settled.py --coldstart "$COLDSTART" --runs "$RUNS" --event "$WORK/list.json" "${ENV_ARGS[@]}" "$@" \
         "target/release/$bin" --vs target/release/hello
 }
 log "cold starts ($RUNS runs each)"

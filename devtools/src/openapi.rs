@@ -466,7 +466,7 @@ fn operation(route: Route) -> utoipa::openapi::path::Operation {
         Route::UpdateContact => b
             .summary(Some("Update some fields of a contact; null clears a field"))
             .parameter(path_id("ct_"))
-            .parameter(header_param("If-Match", "Only update if the contact is still at this version (its ETag)", string("ETag").pattern(Some("^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")).build().into()))
+            .parameter(header_param("If-Match", "Only update if the contact is still at this version (its ETag; weak tags never match)", string("ETag").pattern(Some("^(\\*|(W/)?\"?[0-9]{1,18}\"?)$")).build().into()))
             .request_body(body(body_schema(&all_contact, true).min_properties(Some(1)).build().into(), "The fields to change"))
             .response("200", ok_response("Updated", created_body(&["id"]), &[]))
             .response("400", error_response("Invalid, unknown or read-only fields (named in details.fields)"))

@@ -39,6 +39,7 @@ async fn same_key_and_body_replays_the_first_answer_and_creates_once() {
         assert_eq!(again.body, first.body);
         assert_eq!(again.headers["idempotent-replayed"], "true");
         assert_eq!(again.headers["location"], first.headers["location"]);
+        assert_eq!(again.headers.get("etag"), first.headers.get("etag"));
         let total = api.get(&format!("{uri}?limit=100")).await.data()["total"].clone();
         assert_eq!(total, 1, "{uri}");
     }

@@ -126,8 +126,9 @@ pub fn json_body(req: &Request) -> Result<Map<String, Value>, ApiError> {
     validate::json_object(body)
 }
 
-/// The version in `If-Match` (`"3"`, `W/"3"` or `3`); `*` and absence mean
-/// "any version".
+/// The version in `If-Match` (`"3"`, or a bare `3`); `*` and absence mean
+/// "any version". If-Match compares strongly (RFC 9110 13.1.1), so a weak
+/// tag such as `W/"3"` never matches: 412.
 pub fn if_match(req: &Request) -> Result<Option<u64>, ApiError> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
         return Ok(None);
@@ -136,8 +137,10 @@ pub fn if_match(req: &Request) -> Result<Option<u64>, ApiError> {
     if text == "*" {
         return Ok(None);
     }
-    text.trim_start_matches("W/")
-        .trim_matches('"')
+    if text.starts_with("W/") {
+        return Err(ApiError::PreconditionFailed);
+    }
+    text.trim_matches('"')
         .parse::<u64>()
         .map(Some)
         .map_err(|_| ApiError::field("If-Match", "must be an ETag returned by GET, such as \"3\""))
@@ -233,18 +236,16 @@ mod tests {
     fn if_match_forms() {
         let mut req = get("/");
         assert_eq!(if_match(&req).unwrap(), None);
-        for (v, want) in [
-            ("\"3\"", Some(3)),
-            ("W/\"4\"", Some(4)),
-            ("5", Some(5)),
-            ("*", None),
-        ] {
+        for (v, want) in [("\"3\"", Some(3)), ("5", Some(5)), ("*", None)] {
             req.headers_mut()
                 .insert(header::IF_MATCH, v.parse().unwrap());
             assert_eq!(if_match(&req).unwrap(), want, "{v}");
         }
         req.headers_mut()
+            .insert(header::IF_MATCH, "W/\"4\"".parse().unwrap());
+        assert!(matches!(if_match(&req), Err(ApiError::PreconditionFailed)));
+        req.headers_mut()
             .insert(header::IF_MATCH, "\"abc\"".parse().unwrap());
-        assert!(if_match(&req).is_err());
+        assert!(matches!(if_match(&req), Err(ApiError::Validation(_))));
     }
 }

@@ -154,14 +154,18 @@ pub async fn finish(store: &Store, record_key: &str, response: &Response<Body>) 
     let status = response.status();
     let retryable =
         status.is_server_error() || status == StatusCode::CONFLICT && !is_duplicate(response);
+    let header_text = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let stored = (!retryable).then(|| StoredResponse {
         status: status.as_u16(),
         body: String::from_utf8_lossy(response.body().as_ref()).into_owned(),
-        location: response
-            .headers()
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
+        location: header_text(header::LOCATION),
+        etag: header_text(header::ETAG),
     });
     for attempt in 1..=FINISH_ATTEMPTS {
         let result = match &stored {
@@ -192,12 +196,13 @@ fn replay(stored: &StoredResponse) -> Response<Body> {
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
-    if let Some(location) = stored
-        .location
-        .as_deref()
-        .and_then(|l| HeaderValue::from_str(l).ok())
-    {
-        headers.insert(header::LOCATION, location);
+    for (name, value) in [
+        (header::LOCATION, &stored.location),
+        (header::ETAG, &stored.etag),
+    ] {
+        if let Some(value) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+            headers.insert(name, value);
+        }
     }
     resp
 }

@@ -2,18 +2,13 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::expr::Placeholders;
 use super::{Created, Store, failed_condition, index};
 use crate::company::COMPANY_ENTITY;
 use crate::contact::{Item, attr};
 use crate::error::ApiError;
-
-/// BatchGetItem takes at most 100 keys.
-const BATCH_GET_MAX: usize = 100;
-/// Rounds of re-asking for keys DynamoDB left unprocessed.
-const MAX_BATCH_ROUNDS: u32 = 5;
 
 fn key(id: &str) -> Item {
     Item::from([(attr::ID.to_string(), AttributeValue::S(id.to_string()))])
@@ -83,47 +78,21 @@ impl Store {
         let mut ids: Vec<&str> = ids.into_iter().collect();
         ids.sort_unstable();
         ids.dedup();
-        let mut names = HashMap::new();
-        for chunk in ids.chunks(BATCH_GET_MAX) {
-            let mut ph = Placeholders::default();
-            let projection = ph.projection(&[attr::ID, "name"]);
-            let mut request = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(chunk.iter().map(|id| key(id)).collect()))
-                    .projection_expression(projection)
-                    .set_expression_attribute_names(ph.names())
-                    .build()
-                    .map_err(|e| ApiError::Internal(e.to_string()))?,
-            );
-            for round in 0..MAX_BATCH_ROUNDS {
-                let Some(keys) = request.take() else { break };
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.companies_table, keys)
-                    .send()
-                    .await?;
-                for item in out
-                    .responses
-                    .unwrap_or_default()
-                    .remove(&self.companies_table)
-                    .unwrap_or_default()
-                {
-                    if let (Some(AttributeValue::S(id)), Some(AttributeValue::S(name))) =
-                        (item.get(attr::ID), item.get("name"))
-                    {
-                        names.insert(id.clone(), name.clone());
-                    }
-                }
-                request = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.companies_table));
-                if request.is_some() {
-                    tokio::time::sleep(std::time::Duration::from_millis(20 << round)).await;
-                }
-            }
-            if request.is_some() {
-                return Err(ApiError::Unavailable);
+        let keys = ids.into_iter().map(key).collect();
+        let items = self
+            .batch_get(
+                &self.companies_table,
+                keys,
+                Some(&[attr::ID, "name"]),
+                false,
+            )
+            .await?;
+        let mut names = HashMap::with_capacity(items.len());
+        for item in items {
+            if let (Some(AttributeValue::S(id)), Some(AttributeValue::S(name))) =
+                (item.get(attr::ID), item.get("name"))
+            {
+                names.insert(id.clone(), name.clone());
             }
         }
         Ok(names)

@@ -18,6 +18,7 @@ pub const EXPIRES_AT: &str = "expires_at";
 const STATUS: &str = "status";
 const BODY: &str = "body";
 const LOCATION: &str = "location";
+const ETAG: &str = "etag";
 
 const IN_FLIGHT: &str = "in_flight";
 const DONE: &str = "done";
@@ -41,6 +42,7 @@ pub struct StoredResponse {
     pub status: u16,
     pub body: String,
     pub location: Option<String>,
+    pub etag: Option<String>,
 }
 
 /// The result of trying to reserve a key.
@@ -77,6 +79,7 @@ impl IdempotencyRecord {
                 status: u16::try_from(num(STATUS)?).ok()?,
                 body: text(BODY)?,
                 location: text(LOCATION),
+                etag: text(ETAG),
             })
         } else {
             None
@@ -174,6 +177,9 @@ impl Store {
             .set(BODY, s(&response.body));
         if let Some(location) = &response.location {
             u.set(LOCATION, s(location));
+        }
+        if let Some(etag) = &response.etag {
+            u.set(ETAG, s(etag));
         }
         u.require_eq(STATE, s(IN_FLIGHT));
         self.update_idempotency(record_key, u).await
