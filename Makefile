@@ -36,8 +36,8 @@ enrich-bench:
 bench:
 	@scripts/bench.sh
 
-## bench-size: cold start vs a hello-world (coldstart.py), peak memory, arm64 zip sizes -> bench/size.json
-bench-size: py-tools arm64-target
+## bench-size: cold start vs a hello-world (coldstart.py) and peak memory -> bench/size.json (zip sizes: make zip)
+bench-size: py-tools
 	@scripts/bench-size.sh
 
 ## lint: template lints, rustfmt check, clippy with warnings as errors
@@ -62,13 +62,14 @@ arm64-target:
 build: py-tools arm64-target
 	sam build
 
-## zip: one bootstrap.zip per function under target/lambda/<binary>/
+## zip: one bootstrap.zip per function under target/lambda/<binary>/, sizes -> bench/zip-sizes.json
 # Only the function crates: the workspace's other binaries (dev server,
 # api-key, bench) are not Lambda functions and would only add LTO links.
 FUNCTION_PACKAGES := $(foreach f,$(notdir $(wildcard functions/*)),-p $(f))
 
 zip: py-tools arm64-target
 	cargo lambda build --release --arm64 --output-format zip $(FUNCTION_PACKAGES)
+	python3 bench/zipsizes.py
 
 ## deploy: sam build + sam deploy (settings in samconfig.toml)
 deploy: build

@@ -55,7 +55,11 @@ def main():
         def do_POST(self):
             n = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(n) if n else b""
-            answered.append(("/error" not in self.path, body[:300].decode("utf-8", "replace")))
+            try:
+                status = json.loads(body).get("statusCode")
+            except ValueError:
+                status = None
+            answered.append(("/error" not in self.path, status, len(body)))
             self.send_response(202); self.end_headers(); self.wfile.write(b"{}")
             if len(answered) == a.count:
                 all_done.set()
@@ -72,10 +76,13 @@ def main():
     status = open("/proc/%d/status" % p.pid).read()
     p.kill(); p.wait()
     hwm = next(int(l.split()[1]) for l in status.splitlines() if l.startswith("VmHWM:"))
-    statuses = [json.loads(b).get("statusCode") if b.startswith("{") else None for _, b in answered]
+    statuses = sorted(set(str(s) for _, s, _ in answered))
     print(json.dumps({"binary": a.binary, "invocations": len(answered), "completed": ok,
-                      "peak_rss_mb": round(hwm / 1024, 1),
-                      "status_codes": sorted(set(s for s in statuses if s is not None))}))
+                      "peak_rss_mb": round(hwm / 1024, 1), "status_codes": statuses,
+                      "largest_response_bytes": max((n for _, _, n in answered), default=0)}))
+    # A figure from failed requests would flatter the binary: refuse it.
+    if not ok or statuses != ["200"]:
+        raise SystemExit("peakmem: not every invocation answered 200")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,7 @@
 #      default) and without it
 #   4. bench/peakmem.py: peak RSS of list-contacts serving BENCH_MEM_EVENTS
 #      list/search requests of 100 items
-#   5. `cargo lambda build --release --arm64 --output-format zip` and the
-#      size of every zip (skip with BENCH_ZIP=0)
+# The arm64 zip sizes come from `make zip` (bench/zip-sizes.json).
 # Slow (fat LTO builds), so CI does not run it.
 set -euo pipefail
 
@@ -88,28 +87,14 @@ mem="$(python3 bench/peakmem.py target/release/list-contacts "${ENV_ARGS[@]}" \
     --count "${BENCH_MEM_EVENTS:-60}" \
     --event "$WORK/list.json" --event "$WORK/type.json" --event "$WORK/search.json")"
 
-zips='{}'
-if [[ "${BENCH_ZIP:-1}" != 0 ]]; then
-    log "arm64 zips (cargo lambda build --release --arm64 --output-format zip)"
-    mapfile -t pkgs < <(for f in functions/*/; do printf -- '-p\n%s\n' "$(basename "$f")"; done)
-    cargo lambda build --release --arm64 --output-format zip "${pkgs[@]}"
-    zips="$(python3 - <<'PY'
-import json, pathlib
-print(json.dumps({p.parent.name: round(p.stat().st_size / 1e6, 2)
-                  for p in sorted(pathlib.Path("target/lambda").glob("*/bootstrap.zip"))
-                  if pathlib.Path("functions", p.parent.name).is_dir()}))
-PY
-)"
-fi
-
-python3 - "$cold_list" "$cold_list_nowarm" "$cold_get" "$mem" "$zips" <<'PY' | tee bench/size.json
+python3 - "$cold_list" "$cold_list_nowarm" "$cold_get" "$mem" <<'PY' | tee bench/size.json
 import json, sys
-cl, cn, cg, mem, zips = (json.loads(a) for a in sys.argv[1:])
+cl, cn, cg, mem = (json.loads(a) for a in sys.argv[1:])
 def brief(c):
     return {"ratio_vs_hello": c["ratio_a_over_b"], "median_ms": {k: c["a"][k]["median"] for k in ("init_ms", "first_invoke_ms", "total_ms")},
             "hello_median_ms": {k: c["b"][k]["median"] for k in ("init_ms", "first_invoke_ms", "total_ms")},
             "errors": c["a"]["errors"], "runs": c["runs"]}
 print(json.dumps({"coldstart": {"list-contacts": brief(cl), "list-contacts (DYNAMODB_WARM_UP=0)": brief(cn),
                                 "get-contact": brief(cg)},
-                  "peak_memory": mem, "arm64_zip_mb": zips}, indent=2))
+                  "peak_memory": mem}, indent=2))
 PY

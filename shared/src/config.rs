@@ -100,13 +100,95 @@ impl Config {
                 ));
             }
         }
+        if trust_aws_roots_only(env::var("DYNAMODB_TLS_ROOTS").ok().as_deref()) {
+            loader = loader.http_client(aws_roots_https_client());
+        }
         aws_sdk_dynamodb::Client::new(&loader.load().await)
     }
+}
+
+/// The root CAs of Amazon Trust Services, which sign the certificates of
+/// every AWS service endpoint (Starfield Services G2 cross-signs them).
+const AWS_ROOT_CAS: [&str; 5] = [
+    include_str!("../certs/AmazonRootCA1.pem"),
+    include_str!("../certs/AmazonRootCA2.pem"),
+    include_str!("../certs/AmazonRootCA3.pem"),
+    include_str!("../certs/AmazonRootCA4.pem"),
+    include_str!("../certs/SFSRootCAG2.pem"),
+];
+
+/// `DYNAMODB_TLS_ROOTS=native` trusts the platform's CA bundle instead (for
+/// an endpoint behind another CA, such as a TLS-inspecting proxy).
+fn trust_aws_roots_only(setting: Option<&str>) -> bool {
+    !setting.is_some_and(|v| v.eq_ignore_ascii_case("native"))
+}
+
+/// The SDK's default HTTPS client (rustls on aws-lc) trusting only AWS's
+/// roots. The default client reads and parses the platform's whole CA
+/// bundle, and on Debian every file in /etc/ssl/certs as well, during
+/// start-up: a cold-start cost that buys nothing when the only peer is
+/// DynamoDB.
+fn aws_roots_https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::{Builder, tls};
+    let trust = AWS_ROOT_CAS
+        .iter()
+        .fold(tls::TrustStore::empty(), |t, pem| {
+            t.with_pem_certificate(pem.as_bytes())
+        });
+    let context = tls::TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .expect("a TLS context from a trust store always builds");
+    Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(context)
+        .build_https()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aws_roots_unless_native_is_asked_for() {
+        assert!(trust_aws_roots_only(None));
+        assert!(trust_aws_roots_only(Some("aws")));
+        assert!(!trust_aws_roots_only(Some("native")));
+        assert!(!trust_aws_roots_only(Some("NATIVE")));
+        // Every embedded root is a PEM certificate.
+        for pem in AWS_ROOT_CAS {
+            assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_aws_roots_client_parses_its_roots_when_it_connects() {
+        // The TLS configuration, and with it the embedded roots (a bad one
+        // panics), is built at the first request; a refused connection
+        // after that is all this needs.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cfg = Config {
+            dynamodb_endpoint: Some(format!("https://127.0.0.1:{port}")),
+            ..Config::from_lookup(|_| None)
+        };
+        let err = cfg
+            .dynamodb_client()
+            .await
+            .list_tables()
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, aws_sdk_dynamodb::error::SdkError::DispatchFailure(_)),
+            "{err:?}"
+        );
+    }
 
     #[test]
     fn empty_endpoint_means_aws() {
