@@ -57,7 +57,7 @@ def main():
             body = self.rfile.read(n) if n else b""
             try:
                 status = json.loads(body).get("statusCode")
-            except ValueError:
+            except (ValueError, AttributeError):
                 status = None
             answered.append(("/error" not in self.path, status, len(body)))
             self.send_response(202); self.end_headers(); self.wfile.write(b"{}")
@@ -73,6 +73,8 @@ def main():
     env.update(dict(kv.split("=", 1) for kv in a.env))
     p = subprocess.Popen([a.binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ok = all_done.wait(300)
+    if p.poll() is not None:
+        raise SystemExit("peakmem: %s exited early (code %s)" % (a.binary, p.returncode))
     status = open("/proc/%d/status" % p.pid).read()
     p.kill(); p.wait()
     hwm = next(int(l.split()[1]) for l in status.splitlines() if l.startswith("VmHWM:"))

@@ -7,7 +7,8 @@
 #      runner at BENCH_MEM_SIZE contacts (default 10000)
 #   3. ../shared/tools/coldstart.py (through bench/coldstart_settled.py):
 #      each function vs hello-world, with the DynamoDB warm-up in init (the
-#      default) and without it
+#      default) and without it, and list-contacts with the platform's CA
+#      bundle (DYNAMODB_TLS_ROOTS=native) for comparison
 #   4. bench/peakmem.py: peak RSS of list-contacts serving BENCH_MEM_EVENTS
 #      list/search requests of 100 items
 # The arm64 zip sizes come from `make zip` (bench/zip-sizes.json).
@@ -65,36 +66,52 @@ def event(query):
 for name, q in [("list", {"limit": "100"}), ("type", {"type": "lead", "limit": "100"}),
                 ("search", {"search": "smith", "limit": "100"})]:
     json.dump(event(q), open(f"{work}/{name}.json", "w"))
+# GET /api/contacts/{id} of a seeded contact.
+get = json.load(open("events/get-contact.json"))
+get["headers"]["x-sm-key"] = env["X_SM_KEY"]
+get["pathParameters"] = {"id": env["CONTACT_ID"]}
+old_id = get["rawPath"].rsplit("/", 1)[1]
+get["rawPath"] = get["rawPath"].replace(old_id, env["CONTACT_ID"])
+get["requestContext"]["http"]["path"] = get["requestContext"]["http"]["path"].replace(old_id, env["CONTACT_ID"])
+json.dump(get, open(f"{work}/get.json", "w"))
 with open(f"{work}/env.args", "w") as f:
     for k in ("CONTACTS_TABLE", "COMPANIES_TABLE", "API_KEYS_TABLE", "DYNAMODB_ENDPOINT"):
         f.write(f"--env\n{k}={env[k]}\n")
 PY
 mapfile -t ENV_ARGS < "$WORK/env.args"
 
-coldstart() {   # coldstart BINARY EXTRA_ENV...
-    local bin="$1"; shift
+coldstart() {   # coldstart BINARY EVENT EXTRA_ENV...
+    local bin="$1" event="$2"; shift 2
     # coldstart.py itself, with a settle pause between runs (see the script).
-    python3 bench/coldstart_settled.py --coldstart "$COLDSTART" --runs "$RUNS" --event "$WORK/list.json" "${ENV_ARGS[@]}" "$@" \
+    python3 bench/coldstart_settled.py --coldstart "$COLDSTART" --runs "$RUNS" --event "$event" "${ENV_ARGS[@]}" "$@" \
         "target/release/$bin" --vs target/release/hello
 }
 log "cold starts ($RUNS runs each)"
-cold_list="$(coldstart list-contacts)"
-cold_list_nowarm="$(coldstart list-contacts --env DYNAMODB_WARM_UP=0)"
-cold_get="$(coldstart get-contact)"
+cold_list="$(coldstart list-contacts "$WORK/list.json")"
+cold_list_nowarm="$(coldstart list-contacts "$WORK/list.json" --env DYNAMODB_WARM_UP=0)"
+cold_list_native="$(coldstart list-contacts "$WORK/list.json" --env DYNAMODB_WARM_UP=0 --env DYNAMODB_TLS_ROOTS=native)"
+cold_get="$(coldstart get-contact "$WORK/get.json")"
 
 log "peak memory"
 mem="$(python3 bench/peakmem.py target/release/list-contacts "${ENV_ARGS[@]}" \
     --count "${BENCH_MEM_EVENTS:-60}" \
     --event "$WORK/list.json" --event "$WORK/type.json" --event "$WORK/search.json")"
 
-python3 - "$cold_list" "$cold_list_nowarm" "$cold_get" "$mem" <<'PY' | tee bench/size.json
+python3 - "$cold_list" "$cold_list_nowarm" "$cold_list_native" "$cold_get" "$mem" <<'PY' | tee bench/size.json
 import json, sys
-cl, cn, cg, mem = (json.loads(a) for a in sys.argv[1:])
+cl, cn, cnat, cg, mem = (json.loads(a) for a in sys.argv[1:])
+# coldstart.py counts only Runtime API errors; a 4xx/5xx answer is a failed
+# measurement too.
+for name, c in (("list-contacts", cl), ("list-contacts without warm-up", cn),
+                ("list-contacts with native roots", cnat), ("get-contact", cg)):
+    if '"statusCode":200' not in c["a"]["sample_body"].replace(" ", ""):
+        sys.exit(f"bench-size: {name} did not answer 200: {c['a']['sample_body'][:200]}")
 def brief(c):
     return {"ratio_vs_hello": c["ratio_a_over_b"], "median_ms": {k: c["a"][k]["median"] for k in ("init_ms", "first_invoke_ms", "total_ms")},
             "hello_median_ms": {k: c["b"][k]["median"] for k in ("init_ms", "first_invoke_ms", "total_ms")},
             "errors": c["a"]["errors"], "runs": c["runs"]}
 print(json.dumps({"coldstart": {"list-contacts": brief(cl), "list-contacts (DYNAMODB_WARM_UP=0)": brief(cn),
+                                "list-contacts (DYNAMODB_WARM_UP=0 DYNAMODB_TLS_ROOTS=native)": brief(cnat),
                                 "get-contact": brief(cg)},
                   "peak_memory": mem}, indent=2))
 PY

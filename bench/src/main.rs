@@ -479,6 +479,7 @@ async fn main() -> Result<(), Error> {
 
     let mut rows = Vec::new();
     let mut seeded = 0;
+    let mut a_contact = String::new();
     for &size in &sizes {
         if size > seeded {
             eprintln!("bench: seeding {} contacts (to {size})", size - seeded);
@@ -497,6 +498,7 @@ async fn main() -> Result<(), Error> {
             .as_str()
             .ok_or("no contact to read")?
             .to_string();
+        a_contact.clone_from(&ctx.contact);
         let page9 = call(&app, Case::ListAll, list(&key, &[("page", "9")])).await?;
         ctx.cursor = page9["data"]["next_cursor"]
             .as_str()
@@ -568,6 +570,7 @@ async fn main() -> Result<(), Error> {
             "API_KEYS_TABLE": config.api_keys_table,
             "DYNAMODB_ENDPOINT": config.dynamodb_endpoint,
             "X_SM_KEY": key,
+            "CONTACT_ID": a_contact,
         });
         std::fs::write(path, env.to_string())?;
     }

@@ -107,8 +107,10 @@ impl Config {
     }
 }
 
-/// The root CAs of Amazon Trust Services, which sign the certificates of
-/// every AWS service endpoint (Starfield Services G2 cross-signs them).
+/// The root CAs of Amazon Trust Services, which sign the certificates of the
+/// AWS service endpoints in the commercial and GovCloud partitions
+/// (Starfield Services G2 cross-signs them). Other partitions may need
+/// `DYNAMODB_TLS_ROOTS=native`.
 const AWS_ROOT_CAS: [&str; 5] = [
     include_str!("../certs/AmazonRootCA1.pem"),
     include_str!("../certs/AmazonRootCA2.pem"),
@@ -123,13 +125,14 @@ fn trust_aws_roots_only(setting: Option<&str>) -> bool {
     !setting.is_some_and(|v| v.eq_ignore_ascii_case("native"))
 }
 
-/// The SDK's default HTTPS client (rustls on aws-lc) trusting only AWS's
-/// roots. The default client reads and parses the platform's whole CA
-/// bundle, and on Debian every file in /etc/ssl/certs as well, during
-/// start-up: a cold-start cost that buys nothing when the only peer is
-/// DynamoDB.
+/// The SDK's default HTTPS client (rustls on aws-lc, proxy settings from
+/// the environment), built the way `aws-smithy-runtime` builds it, but
+/// trusting only AWS's roots. The default client reads and parses the
+/// platform's whole CA bundle, and on Debian every file in /etc/ssl/certs as
+/// well, during start-up: a cold-start cost that buys nothing when the only
+/// peer is DynamoDB.
 fn aws_roots_https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    use aws_smithy_http_client::{Builder, tls};
+    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig, tls};
     let trust = AWS_ROOT_CAS
         .iter()
         .fold(tls::TrustStore::empty(), |t, pem| {
@@ -139,12 +142,19 @@ fn aws_roots_https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
         .with_trust_store(trust)
         .build()
         .expect("a TLS context from a trust store always builds");
-    Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::AwsLc,
-        ))
-        .tls_context(context)
-        .build_https()
+    Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut connector = ConnectorBuilder::default()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .tls_context(context.clone());
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 #[cfg(test)]
@@ -165,9 +175,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_aws_roots_client_parses_its_roots_when_it_connects() {
-        // The TLS configuration, and with it the embedded roots (a bad one
-        // panics), is built at the first request; a refused connection
-        // after that is all this needs.
+        // Building the client builds its TLS configuration, and with it
+        // parses the embedded roots (a bad one panics); a refused
+        // connection after that is all this needs.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

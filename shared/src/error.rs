@@ -257,6 +257,7 @@ mod tests {
             (ApiError::PayloadTooLarge, 413),
             (ApiError::UnsupportedMediaType, 415),
             (ApiError::Unavailable, 503),
+            (ApiError::InProgress { retry_after: 3 }, 409),
             (ApiError::Internal("boom".into()), 500),
         ];
         for (err, status) in cases {

@@ -22,10 +22,15 @@ pub const RETENTION_SECONDS: i64 = 24 * 60 * 60;
 /// than the functions' 10 s timeout, so a live request is never overtaken;
 /// a request that fails normally ends its lease at once (`finish`).
 pub const LEASE_SECONDS: i64 = 15;
-/// Extra tries at recording an answer after the SDK's own retries ran out:
-/// a lease left behind would hold the client's retries off for
-/// `LEASE_SECONDS`.
+/// The functions' timeout: a request whose lease has less than this left
+/// may still be running; one with more left cannot be.
+const FUNCTION_TIMEOUT_SECONDS: i64 = 10;
+/// Tries at recording an answer (each after the SDK's own retries): a lease
+/// left behind would hold the client's retries off for up to
+/// `LEASE_SECONDS`. Bounded by `FINISH_BUDGET` so the answer is never lost
+/// to the function timeout.
 const FINISH_ATTEMPTS: u32 = 3;
+const FINISH_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
 /// Header set on replayed answers.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
@@ -117,6 +122,16 @@ pub async fn begin(
                 resource_id: fresh_id,
             });
         }
+        // The SDK retried our own PutItem after its answer was lost: the
+        // record is this request's (fresh ids are unique).
+        Reservation::Taken(record)
+            if record.resource_id == fresh_id && record.response.is_none() =>
+        {
+            return Ok(Begin::Run {
+                record_key,
+                resource_id: fresh_id,
+            });
+        }
         Reservation::Taken(record) => record,
     };
     if record.request_hash != hash {
@@ -137,13 +152,22 @@ pub async fn begin(
             resource_id: record.resource_id,
         })
     } else {
-        Err(in_progress(LEASE_SECONDS))
+        // Another retry just took the key over; it is likely quick.
+        Err(in_progress(0))
     }
 }
 
-fn in_progress(seconds: i64) -> ApiError {
+/// A 409 telling the client when to come back: in a second while the
+/// holder may still be running (it usually finishes within milliseconds),
+/// else when its lease runs out.
+fn in_progress(lease_left: i64) -> ApiError {
+    let wait = if lease_left > LEASE_SECONDS - FUNCTION_TIMEOUT_SECONDS {
+        1
+    } else {
+        lease_left.clamp(1, LEASE_SECONDS)
+    };
     ApiError::InProgress {
-        retry_after: u32::try_from(seconds.clamp(1, LEASE_SECONDS)).unwrap_or(1),
+        retry_after: u32::try_from(wait).unwrap_or(1),
     }
 }
 
@@ -167,18 +191,27 @@ pub async fn finish(store: &Store, record_key: &str, response: &Response<Body>) 
         location: header_text(header::LOCATION),
         etag: header_text(header::ETAG),
     });
-    for attempt in 1..=FINISH_ATTEMPTS {
-        let result = match &stored {
-            Some(stored) => store.complete_idempotency_key(record_key, stored).await,
-            None => store.release_idempotency_key(record_key).await,
-        };
-        match result {
-            Ok(_) => return,
-            Err(e) if attempt == FINISH_ATTEMPTS => {
-                tracing::warn!(error = ?e, "could not record the idempotent answer; the lease will expire");
+    let record = async {
+        let mut attempt = 1;
+        loop {
+            let result = match &stored {
+                Some(stored) => store.complete_idempotency_key(record_key, stored).await,
+                None => store.release_idempotency_key(record_key).await,
+            };
+            match result {
+                Err(ApiError::Unavailable) if attempt < FINISH_ATTEMPTS => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                    attempt += 1;
+                }
+                other => return other.map(|_| ()),
             }
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await,
         }
+    };
+    let outcome = tokio::time::timeout(FINISH_BUDGET, record)
+        .await
+        .unwrap_or(Err(ApiError::Unavailable));
+    if let Err(e) = outcome {
+        tracing::warn!(error = ?e, "could not record the idempotent answer; the lease will expire");
     }
 }
 
@@ -233,6 +266,20 @@ mod tests {
         req.headers_mut()
             .insert(IDEMPOTENCY_HEADER, "has space".parse().unwrap());
         assert!(key_of(&req).is_err());
+    }
+
+    #[test]
+    fn retry_after_is_short_while_the_holder_may_be_alive() {
+        let wait = |left| match in_progress(left) {
+            ApiError::InProgress { retry_after } => retry_after,
+            _ => unreachable!(),
+        };
+        // Just reserved: the first request is probably nearly done.
+        assert_eq!(wait(LEASE_SECONDS), 1);
+        assert_eq!(wait(LEASE_SECONDS - FUNCTION_TIMEOUT_SECONDS + 1), 1);
+        // Its function has timed out: come back when the lease ends.
+        assert_eq!(wait(4), 4);
+        assert_eq!(wait(0), 1);
     }
 
     #[test]

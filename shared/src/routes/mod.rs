@@ -172,7 +172,9 @@ async fn respond(route: Route, app: &App, mut req: Request) -> Response<Body> {
             resource_id,
         }) => {
             req.extensions_mut().insert(PresetId(resource_id));
-            let response = envelope(route.handle(app, &req, &caller).await);
+            // A panic must still end the lease (as a 500, which is not stored).
+            let response =
+                guarded(async { envelope(route.handle(app, &req, &caller).await) }).await;
             idempotency::finish(&app.store, &record_key, &response).await;
             response
         }
