@@ -242,3 +242,48 @@ async fn concurrent_retries_with_one_key_create_one_contact() {
     );
     assert_eq!(api.total("").await, 1);
 }
+
+#[tokio::test]
+async fn an_attempt_whose_write_answer_was_lost_still_owns_the_key() {
+    // The SDK retries a write whose answer it never saw; the retry then
+    // fails its condition against the attempt's own write. Both the
+    // reservation and a take-over must recognise that write as theirs.
+    let api = TestApi::new().await;
+    let store = &api.app.store;
+    let record = format!("{}#create-contact#lost", hash_key(&api.key));
+    let now = epoch();
+    let reserve = |owner: &'static str| {
+        store.reserve_idempotency_key(&record, "h", owner, now, now + 15, now + 86_400)
+    };
+    let first = "ct_01JZ0000000000000000000002";
+    assert_eq!(reserve(first).await.unwrap(), Reservation::Reserved);
+    let Reservation::Taken(rec) = reserve(first).await.unwrap() else {
+        panic!("the record exists")
+    };
+    assert_eq!(rec.owner, first, "begin() runs it: the record is its own");
+
+    // The lease runs out; a retry that drew a new id takes over, and its
+    // repeated take-over (answer lost) still counts as its own.
+    let retry = "ct_01JZ0000000000000000000003";
+    for _ in 0..2 {
+        assert!(
+            store
+                .take_over_idempotency_key(&record, now + 15, now + 30, retry)
+                .await
+                .unwrap()
+        );
+    }
+    // Another attempt that read the old lease loses.
+    let late = "ct_01JZ0000000000000000000004";
+    assert!(
+        !store
+            .take_over_idempotency_key(&record, now + 15, now + 45, late)
+            .await
+            .unwrap()
+    );
+    let Reservation::Taken(rec) = reserve(late).await.unwrap() else {
+        panic!("the record exists")
+    };
+    assert_eq!(rec.owner, retry);
+    assert_eq!(rec.resource_id, first, "the resource id never changes");
+}

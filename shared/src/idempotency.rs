@@ -123,10 +123,8 @@ pub async fn begin(
             });
         }
         // The SDK retried our own PutItem after its answer was lost: the
-        // record is this request's (fresh ids are unique).
-        Reservation::Taken(record)
-            if record.resource_id == fresh_id && record.response.is_none() =>
-        {
+        // record is this attempt's (fresh ids are unique).
+        Reservation::Taken(record) if record.owner == fresh_id && record.response.is_none() => {
             return Ok(Begin::Run {
                 record_key,
                 resource_id: fresh_id,
@@ -144,7 +142,12 @@ pub async fn begin(
         return Err(in_progress(record.lease_until - now));
     }
     if store
-        .take_over_idempotency_key(&record_key, record.lease_until, now + LEASE_SECONDS)
+        .take_over_idempotency_key(
+            &record_key,
+            record.lease_until,
+            now + LEASE_SECONDS,
+            &fresh_id,
+        )
         .await?
     {
         Ok(Begin::Run {

@@ -11,6 +11,9 @@ use crate::error::ApiError;
 const KEY: &str = "key";
 const REQUEST_HASH: &str = "request_hash";
 const RESOURCE_ID: &str = "resource_id";
+/// The attempt that holds the lease: it recognises its own write when the
+/// SDK retried a request whose answer was lost.
+const OWNER: &str = "owner";
 const STATE: &str = "state";
 const LEASE_UNTIL: &str = "lease_until";
 /// The TTL attribute declared in `template.yaml`.
@@ -29,6 +32,8 @@ pub struct IdempotencyRecord {
     pub request_hash: String,
     /// The id the first attempt chose, reused by every retry.
     pub resource_id: String,
+    /// The attempt holding the lease (the fresh id that attempt drew).
+    pub owner: String,
     /// The answer to replay, once the first attempt has finished.
     pub response: Option<StoredResponse>,
     /// Until when (epoch seconds) the attempt in flight owns the key.
@@ -86,6 +91,7 @@ impl IdempotencyRecord {
         };
         Some(IdempotencyRecord {
             request_hash: text(REQUEST_HASH)?,
+            owner: text(OWNER).unwrap_or_default(),
             resource_id: text(RESOURCE_ID)?,
             response,
             lease_until: num(LEASE_UNTIL).unwrap_or(0),
@@ -96,7 +102,8 @@ impl IdempotencyRecord {
 
 impl Store {
     /// Claims `record_key` for a new request unless a live record holds it
-    /// (an expired one that TTL has not yet removed counts as free).
+    /// (an expired one that TTL has not yet removed counts as free). The
+    /// attempt owns the record under the name `resource_id`.
     pub async fn reserve_idempotency_key(
         &self,
         record_key: &str,
@@ -117,6 +124,7 @@ impl Store {
             (KEY.to_string(), s(record_key)),
             (REQUEST_HASH.to_string(), s(request_hash)),
             (RESOURCE_ID.to_string(), s(resource_id)),
+            (OWNER.to_string(), s(resource_id)),
             (STATE.to_string(), s(IN_FLIGHT)),
             (LEASE_UNTIL.to_string(), n(lease_until)),
             (EXPIRES_AT.to_string(), n(expires_at)),
@@ -134,16 +142,8 @@ impl Store {
         match result {
             Ok(_) => Ok(Reservation::Reserved),
             Err(e) if failed_condition(&e) => {
-                let out = self
-                    .client
-                    .get_item()
-                    .table_name(&self.idempotency_table)
-                    .set_key(Some(key(record_key)))
-                    .consistent_read(true)
-                    .send()
-                    .await?;
-                let record = out.item.as_ref().and_then(IdempotencyRecord::from_item);
                 // Gone between the two calls (TTL): the caller may simply retry.
+                let record = self.idempotency_record(record_key).await?;
                 record.map(Reservation::Taken).ok_or(ApiError::Unavailable)
             }
             Err(e) => Err(e.into()),
@@ -151,18 +151,41 @@ impl Store {
     }
 
     /// Takes over an in-flight record whose lease ran out (its request died
-    /// mid-way); only one of several racing retries wins.
+    /// mid-way) for the attempt `owner`; only one of several racing retries
+    /// wins. A lost answer to our own write still counts as a win.
     pub async fn take_over_idempotency_key(
         &self,
         record_key: &str,
         old_lease: i64,
         new_lease: i64,
+        owner: &str,
     ) -> Result<bool, ApiError> {
         let mut u = Update::new();
         u.set(LEASE_UNTIL, n(new_lease))
+            .set(OWNER, s(owner))
             .require_eq(STATE, s(IN_FLIGHT))
             .require_eq(LEASE_UNTIL, n(old_lease));
-        self.update_idempotency(record_key, u).await
+        if self.update_idempotency(record_key, u).await? {
+            return Ok(true);
+        }
+        let record = self.idempotency_record(record_key).await?;
+        Ok(record.is_some_and(|r| r.owner == owner && r.response.is_none()))
+    }
+
+    /// The record at `record_key`, read consistently.
+    async fn idempotency_record(
+        &self,
+        record_key: &str,
+    ) -> Result<Option<IdempotencyRecord>, ApiError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.idempotency_table)
+            .set_key(Some(key(record_key)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out.item.as_ref().and_then(IdempotencyRecord::from_item))
     }
 
     /// Records the answer to replay.
