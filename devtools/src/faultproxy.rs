@@ -1,7 +1,9 @@
 //! A fault-injecting HTTP proxy for DynamoDB Local, for tests: it answers a
 //! set share of requests with DynamoDB's throttling or internal-error
-//! response instead of forwarding them, so the SDK's retries, the API's 503s
-//! and clients' retries can be exercised against the real emulator.
+//! response instead of forwarding them, or forwards them and then loses
+//! DynamoDB's answer (the write applied, the client hears a 500), so the
+//! SDK's retries, the API's 503s and clients' retries can be exercised
+//! against the real emulator.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,6 +23,19 @@ pub struct Stats {
     pub requests: AtomicU64,
     pub throttled: AtomicU64,
     pub server_errors: AtomicU64,
+    /// Forwarded, applied by DynamoDB, and answered with a 500 instead.
+    pub answers_lost: AtomicU64,
+}
+
+/// What share of requests fails, and how.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Faults {
+    /// Refused before DynamoDB sees them: half throttled
+    /// (`ProvisionedThroughputExceededException`, 400), half
+    /// `InternalServerError` (500).
+    pub refused_percent: u64,
+    /// Forwarded and applied, then answered with `InternalServerError`.
+    pub lost_answer_percent: u64,
 }
 
 /// A running proxy; it stops when dropped.
@@ -52,13 +67,26 @@ fn dynamodb_error(status: u16, kind: &str) -> Response {
 }
 
 impl FaultProxy {
-    /// Starts a proxy on loopback in front of `upstream` that fails
+    /// Starts a proxy on loopback in front of `upstream` that refuses
     /// `fault_percent`% of requests: half of them with a throttling error
     /// (`ProvisionedThroughputExceededException`, 400), half with
-    /// `InternalServerError` (500). Faulted requests never reach DynamoDB.
+    /// `InternalServerError` (500). Refused requests never reach DynamoDB.
     pub async fn start(
         upstream: &str,
         fault_percent: u64,
+        seed: u64,
+    ) -> std::io::Result<FaultProxy> {
+        let faults = Faults {
+            refused_percent: fault_percent,
+            ..Faults::default()
+        };
+        Self::start_with(upstream, faults, seed).await
+    }
+
+    /// Starts a proxy that injects `faults`, drawn from a sequence fixed by `seed`.
+    pub async fn start_with(
+        upstream: &str,
+        faults: Faults,
         seed: u64,
     ) -> std::io::Result<FaultProxy> {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
@@ -73,15 +101,21 @@ impl FaultProxy {
             async move {
                 let n = stats.requests.fetch_add(1, Ordering::Relaxed);
                 let roll = mix(seed ^ n) % 100;
-                if roll < fault_percent / 2 {
+                let refused = faults.refused_percent;
+                if roll < refused / 2 {
                     stats.throttled.fetch_add(1, Ordering::Relaxed);
                     return dynamodb_error(400, "ProvisionedThroughputExceededException");
                 }
-                if roll < fault_percent {
+                if roll < refused {
                     stats.server_errors.fetch_add(1, Ordering::Relaxed);
                     return dynamodb_error(500, "InternalServerError");
                 }
-                forward(&client, &upstream, req).await
+                let answer = forward(&client, &upstream, req).await;
+                if roll < refused + faults.lost_answer_percent {
+                    stats.answers_lost.fetch_add(1, Ordering::Relaxed);
+                    return dynamodb_error(500, "InternalServerError");
+                }
+                answer
             }
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -31,6 +31,9 @@ pub mod attr {
     pub const EMAIL_LC: &str = "email_lc";
     /// On an email-claim item: the contact that owns the address.
     pub const CONTACT_ID: &str = "contact_id";
+    /// The last PATCH that wrote the contact: a patch whose answer was lost
+    /// and that the SDK sent again recognises its own write by it.
+    pub const WRITE_ID: &str = "write_id";
 }
 
 /// `entity` value of contact items.

@@ -186,6 +186,8 @@ const TRANSIENT_CODES: &[&str] = &[
     "InternalServerError",
     "ServiceUnavailable",
     "TransactionInProgressException",
+    // A single-item write met an item a transaction was changing.
+    "TransactionConflictException",
 ];
 
 impl<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug> From<SdkError<E, R>>
@@ -195,10 +197,18 @@ impl<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug> From<SdkErro
     /// left of them becomes 503, everything else is a bug (500).
     fn from(err: SdkError<E, R>) -> Self {
         match &err {
-            SdkError::TimeoutError(_)
-            | SdkError::DispatchFailure(_)
-            | SdkError::ResponseError(_) => {
-                tracing::warn!(error = ?err, "DynamoDB unreachable");
+            // Only the kind is logged: a response the SDK could not parse
+            // carries its raw body, which may hold contact data.
+            SdkError::TimeoutError(_) => {
+                tracing::warn!(kind = "timeout", "DynamoDB unreachable");
+                ApiError::Unavailable
+            }
+            SdkError::DispatchFailure(_) => {
+                tracing::warn!(kind = "dispatch failure", "DynamoDB unreachable");
+                ApiError::Unavailable
+            }
+            SdkError::ResponseError(_) => {
+                tracing::warn!(kind = "unreadable response", "DynamoDB unreachable");
                 ApiError::Unavailable
             }
             SdkError::ServiceError(se)

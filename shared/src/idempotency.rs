@@ -10,6 +10,7 @@ use lambda_http::{Body, Request, Response};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Caller;
+use crate::contact::{Item, attr};
 use crate::error::ApiError;
 use crate::store::Store;
 use crate::store::idempotency::{Reservation, StoredResponse};
@@ -44,6 +45,20 @@ pub fn resource_id(req: &Request, fresh: impl FnOnce() -> String) -> String {
     req.extensions()
         .get::<PresetId>()
         .map_or_else(fresh, |p| p.0.clone())
+}
+
+/// What a create found at its id when the write reported it already there:
+/// the item an earlier attempt of this same request wrote. That is an
+/// idempotent retry's first attempt (which chose the id), or this attempt's
+/// own write when the SDK sent it again after its answer was lost (then it
+/// bears our `created_at`; the job may have enriched it since). Anything
+/// else is an id collision, which fresh ULIDs make a bug.
+pub fn earlier_write(req: &Request, stored: Option<Item>, ours: &Item) -> Result<Item, ApiError> {
+    let preset = req.extensions().get::<PresetId>().is_some();
+    let created = |item: &Item| item.get(attr::CREATED_AT).cloned();
+    stored
+        .filter(|stored| preset || created(stored) == created(ours))
+        .ok_or_else(|| ApiError::Internal("resource id collision".into()))
 }
 
 /// The request's `Idempotency-Key`, checked.
@@ -88,6 +103,8 @@ pub enum Begin {
     Run {
         record_key: String,
         resource_id: String,
+        /// This attempt, as the record names its lease holder.
+        owner: String,
     },
     /// Answer with what the first attempt answered.
     Replay(Response<Body>),
@@ -116,18 +133,20 @@ pub async fn begin(
         )
         .await?;
     let record = match reservation {
+        // Ours; or the SDK retried our own PutItem after its answer was
+        // lost, and the record names this attempt (fresh ids are unique).
         Reservation::Reserved => {
             return Ok(Begin::Run {
                 record_key,
-                resource_id: fresh_id,
+                resource_id: fresh_id.clone(),
+                owner: fresh_id,
             });
         }
-        // The SDK retried our own PutItem after its answer was lost: the
-        // record is this attempt's (fresh ids are unique).
         Reservation::Taken(record) if record.owner == fresh_id && record.response.is_none() => {
             return Ok(Begin::Run {
                 record_key,
-                resource_id: fresh_id,
+                resource_id: fresh_id.clone(),
+                owner: fresh_id,
             });
         }
         Reservation::Taken(record) => record,
@@ -153,6 +172,7 @@ pub async fn begin(
         Ok(Begin::Run {
             record_key,
             resource_id: record.resource_id,
+            owner: fresh_id,
         })
     } else {
         // Another retry just took the key over; it is likely quick.
@@ -177,7 +197,7 @@ fn in_progress(lease_left: i64) -> ApiError {
 /// Stores a final answer for replay, or frees the key for an immediate
 /// retry when the answer was a failure worth retrying (5xx, or a 409 from a
 /// write race). Best effort: the client still gets `response`.
-pub async fn finish(store: &Store, record_key: &str, response: &Response<Body>) {
+pub async fn finish(store: &Store, record_key: &str, owner: &str, response: &Response<Body>) {
     let status = response.status();
     let retryable =
         status.is_server_error() || status == StatusCode::CONFLICT && !is_duplicate(response);
@@ -198,8 +218,12 @@ pub async fn finish(store: &Store, record_key: &str, response: &Response<Body>) 
         let mut attempt = 1;
         loop {
             let result = match &stored {
-                Some(stored) => store.complete_idempotency_key(record_key, stored).await,
-                None => store.release_idempotency_key(record_key).await,
+                Some(stored) => {
+                    store
+                        .complete_idempotency_key(record_key, owner, stored)
+                        .await
+                }
+                None => store.release_idempotency_key(record_key, owner).await,
             };
             match result {
                 Err(ApiError::Unavailable) if attempt < FINISH_ATTEMPTS => {

@@ -23,13 +23,10 @@ pub async fn create_company(app: &App, req: &Request) -> Result<Reply, ApiError>
     let item = company::new_company(&input, &id, &now())?;
     let item = match app.store.create_company(item.clone()).await? {
         Created::New => item,
-        // An earlier attempt of this idempotent request wrote it.
-        Created::AlreadyExists => app
-            .store
-            .get_company(&id)
-            .await?
-            .filter(|_| req.extensions().get::<idempotency::PresetId>().is_some())
-            .ok_or_else(|| ApiError::Internal("company id collision".into()))?,
+        // An earlier attempt of this request wrote it.
+        Created::AlreadyExists => {
+            idempotency::earlier_write(req, app.store.get_company(&id).await?, &item)?
+        }
     };
     let name = text_attr(&item, "name").map(str::to_string);
     Ok(Reply::created(json!({ "id": id, "name": name }))

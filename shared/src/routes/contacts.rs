@@ -142,13 +142,12 @@ pub async fn create_contact(app: &App, req: &Request) -> Result<Reply, ApiError>
     let contact = NewContact::from_input(&input, id, &now())?;
     let stored = match app.store.create_contact(&contact).await? {
         Created::New => contact.item,
-        // An earlier attempt of this idempotent request wrote it: answer as it would have.
-        Created::AlreadyExists => app
-            .store
-            .get_contact(&contact.id)
-            .await?
-            .filter(|_| req.extensions().get::<idempotency::PresetId>().is_some())
-            .ok_or_else(|| ApiError::Internal("contact id collision".into()))?,
+        // An earlier attempt of this request wrote it: answer as it would have.
+        Created::AlreadyExists => idempotency::earlier_write(
+            req,
+            app.store.get_contact(&contact.id).await?,
+            &contact.item,
+        )?,
     };
     Ok(Reply::created(json!({
         "id": contact.id,

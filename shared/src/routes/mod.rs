@@ -6,11 +6,11 @@ pub mod companies;
 pub mod contacts;
 
 use std::panic::AssertUnwindSafe;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use futures::FutureExt;
 use lambda_http::http::Method;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 
 use crate::app::App;
 use crate::auth::{self, Caller};
@@ -92,7 +92,14 @@ impl Route {
         }
     }
 
+    /// The route's handler. Boxed: the handlers' futures (the SDK's above
+    /// all) are large, and unboxed they would all sit inline in every
+    /// future that awaits one, overflowing a thread's stack in debug builds.
     async fn handle(self, app: &App, req: &Request, _caller: &Caller) -> Result<Reply, ApiError> {
+        Box::pin(self.dispatch(app, req)).await
+    }
+
+    async fn dispatch(self, app: &App, req: &Request) -> Result<Reply, ApiError> {
         match self {
             Route::ListContacts => list_contacts(app, req).await,
             Route::GetContact => get_contact(app, req).await,
@@ -136,6 +143,36 @@ fn envelope(result: Result<Reply, ApiError>) -> Response<Body> {
     result.map_or_else(ApiError::into_response, Reply::into_response)
 }
 
+/// How long a request may take before it is answered 503 (with
+/// `Retry-After`), so the client hears from the API rather than getting API
+/// Gateway's bare 5xx when the function times out. It leaves room inside the
+/// functions' 10 s timeout for recording an idempotent answer.
+const REQUEST_BUDGET: Duration = Duration::from_millis(7_500);
+/// Kept free before a Lambda deadline: `idempotency::finish` and the reply.
+const DEADLINE_RESERVE: Duration = Duration::from_millis(2_500);
+
+/// When the work of `req` must be done: `REQUEST_BUDGET` from now, or
+/// earlier when the Lambda deadline in its context says so.
+fn deadline_of(req: &Request) -> tokio::time::Instant {
+    let budget = req
+        .lambda_context_ref()
+        .and_then(|ctx| ctx.deadline().duration_since(SystemTime::now()).ok())
+        .map_or(REQUEST_BUDGET, |left| {
+            left.saturating_sub(DEADLINE_RESERVE).min(REQUEST_BUDGET)
+        });
+    tokio::time::Instant::now() + budget
+}
+
+/// Runs `work` until `deadline`; past it, DynamoDB is too slow for now: 503.
+async fn within<T>(
+    deadline: tokio::time::Instant,
+    work: impl Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    tokio::time::timeout_at(deadline, work)
+        .await
+        .unwrap_or(Err(ApiError::Unavailable))
+}
+
 async fn respond(route: Route, app: &App, mut req: Request) -> Response<Body> {
     if req.method() != route.method() {
         return ApiError::MethodNotAllowed {
@@ -143,39 +180,41 @@ async fn respond(route: Route, app: &App, mut req: Request) -> Response<Body> {
         }
         .into_response();
     }
-    let caller = match auth::authenticate(&app.store, req.headers()).await {
+    let deadline = deadline_of(&req);
+    let caller = match within(deadline, auth::authenticate(&app.store, req.headers())).await {
         Ok(caller) => caller,
         Err(e) => return e.into_response(),
     };
     let Some(fresh_id) = route.new_resource_id() else {
-        return envelope(route.handle(app, &req, &caller).await);
+        return envelope(within(deadline, route.handle(app, &req, &caller)).await);
     };
     let key = match idempotency::key_of(&req) {
         Ok(Some(key)) => key,
-        Ok(None) => return envelope(route.handle(app, &req, &caller).await),
+        Ok(None) => return envelope(within(deadline, route.handle(app, &req, &caller)).await),
         Err(e) => return e.into_response(),
     };
-    match idempotency::begin(
+    let begin = idempotency::begin(
         &app.store,
         &caller,
         route.binary(),
         &key,
         req.body().as_ref(),
         fresh_id,
-    )
-    .await
-    {
+    );
+    match within(deadline, begin).await {
         Err(e) => e.into_response(),
         Ok(Begin::Replay(response)) => response,
         Ok(Begin::Run {
             record_key,
             resource_id,
+            owner,
         }) => {
             req.extensions_mut().insert(PresetId(resource_id));
-            // A panic must still end the lease (as a 500, which is not stored).
-            let response =
-                guarded(async { envelope(route.handle(app, &req, &caller).await) }).await;
-            idempotency::finish(&app.store, &record_key, &response).await;
+            // A panic or the deadline must still end the lease (as a 5xx,
+            // which is not stored).
+            let handled = within(deadline, route.handle(app, &req, &caller));
+            let response = guarded(async { envelope(handled.await) }).await;
+            idempotency::finish(&app.store, &record_key, &owner, &response).await;
             response
         }
     }
@@ -195,6 +234,34 @@ mod tests {
         assert!(
             body.contains("internal_error") && !body.contains("secret"),
             "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn work_past_the_deadline_is_a_503() {
+        let past = tokio::time::Instant::now();
+        let slow = within(past, std::future::pending::<Result<(), ApiError>>()).await;
+        assert_eq!(slow.unwrap_err().status(), 503);
+        let soon = tokio::time::Instant::now() + Duration::from_secs(5);
+        assert_eq!(within(soon, async { Ok(7) }).await.unwrap(), 7);
+    }
+
+    #[test]
+    fn the_lambda_deadline_shortens_the_budget() {
+        let mut req = Request::new(Body::Empty);
+        let budget = |req: &Request| deadline_of(req) - tokio::time::Instant::now();
+        assert!(budget(&req) <= REQUEST_BUDGET && budget(&req) > REQUEST_BUDGET / 2);
+        let mut ctx = lambda_http::Context::default();
+        let in_4s = SystemTime::now() + Duration::from_secs(4);
+        ctx.deadline = in_4s
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        req.extensions_mut().insert(ctx);
+        let b = budget(&req);
+        assert!(
+            b <= Duration::from_millis(1_500) && b > Duration::from_millis(1_000),
+            "{b:?}"
         );
     }
 

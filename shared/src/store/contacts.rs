@@ -9,9 +9,10 @@ use aws_sdk_dynamodb::types::{
 use serde_json::json;
 
 use super::expr::Placeholders;
-use super::{Created, Store, cancellation_codes, failed_condition, now};
+use super::{Created, Store, cancellation_codes, failed_condition, in_transaction_conflict, now};
 use crate::contact::{
-    Item, NewContact, PatchPlan, attr, email_claim_key, patch_needs_current, plan_patch, version_of,
+    Item, NewContact, PatchPlan, attr, email_claim_key, patch_needs_current, plan_patch, text_attr,
+    version_of,
 };
 use crate::counts;
 use crate::error::ApiError;
@@ -149,7 +150,7 @@ impl Store {
             if failed(company_at) {
                 return Err(unknown_company());
             }
-            if codes.iter().any(|c| c == "TransactionConflict") {
+            if codes.iter().any(|c| worth_retrying(c)) {
                 backoff(attempt).await;
                 continue;
             }
@@ -170,6 +171,7 @@ impl Store {
         input: &Input,
         if_match: Option<u64>,
     ) -> Result<(), ApiError> {
+        let write_id = ulid::Ulid::generate().to_string();
         for attempt in 0..MAX_WRITE_ATTEMPTS {
             let current = if patch_needs_current(input) {
                 let item = self
@@ -183,7 +185,11 @@ impl Store {
             } else {
                 None
             };
-            let plan = plan_patch(input, current.as_ref(), if_match, &now())?;
+            let mut plan = plan_patch(input, current.as_ref(), if_match, &now())?;
+            // Stamped with this request, and never applied twice by it.
+            plan.update
+                .set(attr::WRITE_ID, s(&write_id))
+                .require_ne(attr::WRITE_ID, s(&write_id));
             match self.write_patch(id, &plan).await {
                 Ok(()) => return Ok(()),
                 Err(PatchFailure::Api(e)) => return Err(e),
@@ -195,6 +201,10 @@ impl Store {
                         .get_contact(id)
                         .await?
                         .ok_or(ApiError::NotFound("contact"))?;
+                    if text_attr(&now_item, attr::WRITE_ID) == Some(write_id.as_str()) {
+                        // Our write landed; the SDK's retry of it is what failed.
+                        return Ok(());
+                    }
                     if if_match.is_some_and(|v| version_of(&now_item) != Some(v)) {
                         return Err(ApiError::PreconditionFailed);
                     }
@@ -227,6 +237,8 @@ impl Store {
             return match result {
                 Ok(_) => Ok(()),
                 Err(e) if failed_condition(&e) => Err(PatchFailure::Contact),
+                // A transaction (another patch, the enrichment job) holds the item.
+                Err(e) if in_transaction_conflict(&e) => Err(PatchFailure::Busy),
                 Err(e) => Err(PatchFailure::Api(e.into())),
             };
         }
@@ -289,9 +301,10 @@ impl Store {
         }
         if codes
             .iter()
-            .any(|c| c == "TransactionConflict" || c == "ConditionalCheckFailed")
+            .any(|c| worth_retrying(c) || c == "ConditionalCheckFailed")
         {
-            // A claim released by someone else meanwhile, or a racing transaction.
+            // A claim released by someone else meanwhile, a racing
+            // transaction, or throttling.
             return Err(PatchFailure::Busy);
         }
         Err(PatchFailure::Api(cancelled(&codes)))
@@ -377,6 +390,13 @@ const THROTTLED: &[&str] = &[
     "ProvisionedThroughputExceeded",
     "RequestLimitExceeded",
 ];
+
+/// A cancellation reason that a later attempt may not meet: a racing
+/// transaction, or throttling (which the SDK does not retry inside a
+/// cancelled transaction).
+fn worth_retrying(code: &str) -> bool {
+    code == "TransactionConflict" || THROTTLED.contains(&code)
+}
 
 /// A transaction cancelled for a reason the caller did not expect: a 503
 /// when DynamoDB is throttling, else a 409 (a failed transaction is never a

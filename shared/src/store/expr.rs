@@ -128,6 +128,14 @@ impl Update {
         self
     }
 
+    /// Requires `attr` to be absent or to differ from `value`.
+    pub fn require_ne(&mut self, attr: &str, value: AttributeValue) -> &mut Self {
+        let (n, v) = (self.ph.name(attr), self.ph.value(value));
+        self.conditions
+            .push(format!("(attribute_not_exists({n}) OR {n} <> {v})"));
+        self
+    }
+
     /// Requires `attr` to be present.
     pub fn require_present(&mut self, attr: &str) -> &mut Self {
         let n = self.ph.name(attr);

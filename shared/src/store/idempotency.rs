@@ -188,10 +188,11 @@ impl Store {
         Ok(out.item.as_ref().and_then(IdempotencyRecord::from_item))
     }
 
-    /// Records the answer to replay.
+    /// Records the answer to replay, if `owner` still holds the lease.
     pub async fn complete_idempotency_key(
         &self,
         record_key: &str,
+        owner: &str,
         response: &StoredResponse,
     ) -> Result<bool, ApiError> {
         let mut u = Update::new();
@@ -204,15 +205,23 @@ impl Store {
         if let Some(etag) = &response.etag {
             u.set(ETAG, s(etag));
         }
-        u.require_eq(STATE, s(IN_FLIGHT));
+        u.require_eq(STATE, s(IN_FLIGHT))
+            .require_eq(OWNER, s(owner));
         self.update_idempotency(record_key, u).await
     }
 
-    /// Ends the lease early after a failure worth retrying, so the client's
-    /// retry can run at once (with the same resource id).
-    pub async fn release_idempotency_key(&self, record_key: &str) -> Result<bool, ApiError> {
+    /// Ends `owner`'s lease early after a failure worth retrying, so the
+    /// client's retry can run at once (with the same resource id). A lease
+    /// another attempt has taken over is left alone.
+    pub async fn release_idempotency_key(
+        &self,
+        record_key: &str,
+        owner: &str,
+    ) -> Result<bool, ApiError> {
         let mut u = Update::new();
-        u.set(LEASE_UNTIL, n(0)).require_eq(STATE, s(IN_FLIGHT));
+        u.set(LEASE_UNTIL, n(0))
+            .require_eq(STATE, s(IN_FLIGHT))
+            .require_eq(OWNER, s(owner));
         self.update_idempotency(record_key, u).await
     }
 

@@ -183,6 +183,12 @@ pub(crate) fn failed_condition<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>)
     err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }
 
+/// True when a single-item write met an item that a transaction is
+/// changing (`TransactionConflictException`, which the SDK does not retry).
+pub(crate) fn in_transaction_conflict<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.as_service_error().and_then(|e| e.code()) == Some("TransactionConflictException")
+}
+
 /// Why each item of a cancelled transaction failed (`ConditionalCheckFailed`,
 /// `TransactionConflict`, `None`, …), in request order; `None` when the
 /// transaction failed for another reason.
