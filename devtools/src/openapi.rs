@@ -299,23 +299,27 @@ fn header_param(name: &str, description: &str, schema: Schema) -> utoipa::openap
 }
 
 fn paging_params() -> Vec<utoipa::openapi::path::Parameter> {
-    let int = |min: u32, desc: &str| {
+    let int = |max: Option<u32>, desc: &str| {
         ObjectBuilder::new()
             .schema_type(Type::Integer)
-            .minimum(Some(min))
-            .maximum(Some(u32::MAX))
+            .minimum(Some(1))
+            .maximum(max)
             .description(Some(desc))
             .build()
             .into()
     };
     vec![
-        query("page", "Page number, from 1 (default 1)", int(1, "page")),
+        query(
+            "page",
+            "Page number, from 1 (default 1)",
+            int(Some(u32::MAX), "page"),
+        ),
         query(
             "limit",
             &format!(
                 "Page size (default {DEFAULT_PAGE_SIZE}; above {MAX_PAGE_SIZE} is clamped to {MAX_PAGE_SIZE})"
             ),
-            int(1, "limit"),
+            int(None, "limit"),
         ),
     ]
 }

@@ -516,6 +516,11 @@ async fn list_pages_through_everything_newest_first_with_exact_totals() {
     assert_eq!(beyond.data()["items"].as_array().unwrap().len(), 0);
     assert_eq!(beyond.data()["total"], 23);
     assert_eq!(beyond.data()["hasMore"], false);
+    // A page far past the end reads nothing and says so.
+    let far = api.get("/api/contacts?limit=100&page=4000000000").await;
+    assert_eq!(far.data()["items"].as_array().unwrap().len(), 0);
+    assert_eq!(far.data()["page"], 4_000_000_000u64);
+    assert_eq!(far.data()["total"], 23);
 }
 
 #[tokio::test]
@@ -526,10 +531,13 @@ async fn list_limit_defaults_and_clamps_and_bad_paging_is_400() {
         (d.data()["page"].as_u64(), d.data()["limit"].as_u64()),
         (Some(1), Some(25))
     );
-    assert_eq!(
-        api.get("/api/contacts?limit=1000").await.data()["limit"],
-        100
-    );
+    for big in ["1000", "99999999999999999999"] {
+        let r = api.get(&format!("/api/contacts?limit={big}")).await;
+        assert_eq!(r.data()["limit"], 100, "{big} clamps");
+    }
+    let r = api.get("/api/contacts?page=0&limit=x&type=boss").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.error_fields(), ["page", "limit", "type"], "named together");
     for q in ["page=0", "page=-2", "limit=0", "limit=ten", "page=1.5"] {
         let r = api.get(&format!("/api/contacts?{q}")).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}");

@@ -14,6 +14,9 @@ const VERSION: &str = "c1";
 const CHECKSUM_BYTES: usize = 8;
 /// Longest cursor accepted, well above any this module makes.
 const MAX_CURSOR_CHARS: usize = 512;
+/// Largest offset a cursor may carry: far above any real list, and far
+/// below where `offset + page length` could overflow.
+const MAX_OFFSET: usize = 1 << 40;
 
 /// A decoded cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +109,11 @@ impl Cursor {
         }
         Ok(Cursor {
             after_id: ids::parse(CONTACT_PREFIX, id).ok_or_else(invalid)?,
-            offset: offset.parse().map_err(|_| invalid())?,
+            offset: offset
+                .parse()
+                .ok()
+                .filter(|o| *o <= MAX_OFFSET)
+                .ok_or_else(invalid)?,
         })
     }
 }
@@ -155,5 +162,22 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_forged_huge_offset_is_refused() {
+        // The checksum is not a secret, so anyone can make a well-formed
+        // cursor; an absurd offset must still not reach the arithmetic.
+        let fp = fingerprint(&[None, None, None, None]);
+        let forged = Cursor {
+            after_id: ids::new_contact_id(),
+            offset: usize::MAX,
+        };
+        assert!(Cursor::decode(&forged.encode(&fp), &fp).is_err());
+        let far = Cursor {
+            offset: MAX_OFFSET,
+            ..forged
+        };
+        assert_eq!(Cursor::decode(&far.encode(&fp), &fp).unwrap(), far);
     }
 }

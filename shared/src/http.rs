@@ -6,7 +6,7 @@ use lambda_http::http::header;
 use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
 use crate::fields::{DEFAULT_PAGE_SIZE, MAX_BODY_BYTES, MAX_PAGE_SIZE};
 use crate::ids;
 use crate::validate;
@@ -81,30 +81,36 @@ impl Paging {
     }
 }
 
-/// Reads `page` (default 1) and `limit` (default 25, clamped to 100); both
-/// must be positive integers.
-pub fn paging(req: &Request) -> Result<Paging, ApiError> {
-    let mut errors = Vec::new();
-    let mut positive = |name: &str, default: u32| match query_param_raw(req, name) {
-        None => default,
-        Some(v) => match v.parse::<u32>() {
-            Ok(n) if n > 0 => n,
-            _ => {
-                errors.push(crate::error::FieldError::new(
+/// Reads `page` (default 1, at most `u32::MAX`) and `limit` (default 25;
+/// any larger positive integer is clamped to 100). Bad values are added to
+/// `errors`, naming the parameter, so the caller reports them together with
+/// its own.
+pub fn paging(req: &Request, errors: &mut Vec<FieldError>) -> Paging {
+    let mut positive = |name: &str, default: u32, clamp: Option<u32>| {
+        let Some(v) = query_param_raw(req, name) else {
+            return default;
+        };
+        if !v.bytes().all(|b| b.is_ascii_digit()) || v.bytes().all(|b| b == b'0') {
+            errors.push(FieldError::new(name, "must be a positive integer"));
+            return default;
+        }
+        match (v.parse::<u32>(), clamp) {
+            (Ok(n), Some(max)) => n.min(max),
+            (Ok(n), None) => n,
+            // Beyond u32, still a positive integer: clamped like any large limit.
+            (Err(_), Some(max)) => max,
+            (Err(_), None) => {
+                errors.push(FieldError::new(
                     name,
-                    "must be a positive integer",
+                    format!("must be at most {}", u32::MAX),
                 ));
                 default
             }
-        },
+        }
     };
-    let page = positive("page", 1);
-    let limit = positive("limit", DEFAULT_PAGE_SIZE).min(MAX_PAGE_SIZE);
-    if errors.is_empty() {
-        Ok(Paging { page, limit })
-    } else {
-        Err(ApiError::Validation(errors))
-    }
+    let page = positive("page", 1, None);
+    let limit = positive("limit", DEFAULT_PAGE_SIZE, Some(MAX_PAGE_SIZE));
+    Paging { page, limit }
 }
 
 /// The request body as a JSON object. Bodies over 64 KiB are 413; a
@@ -163,6 +169,16 @@ mod tests {
         req
     }
 
+    fn paging(req: &Request) -> Result<Paging, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let p = super::paging(req, &mut errors);
+        if errors.is_empty() {
+            Ok(p)
+        } else {
+            Err(errors)
+        }
+    }
+
     fn with_query(pairs: &[(&str, &str)]) -> Request {
         let q: HashMap<String, String> = pairs
             .iter()
@@ -203,10 +219,22 @@ mod tests {
                 limit: 100
             }
         );
-        for bad in ["0", "-1", "abc", "1.5", "99999999999", ""] {
+        assert_eq!(
+            paging(&with_query(&[("limit", "99999999999")])).unwrap(),
+            Paging {
+                page: 1,
+                limit: 100
+            },
+            "any positive limit clamps"
+        );
+        assert!(paging(&with_query(&[("page", "99999999999")])).is_err());
+        for bad in ["0", "-1", "abc", "1.5", "+5", " 5", ""] {
             assert!(paging(&with_query(&[("page", bad)])).is_err(), "{bad}");
             assert!(paging(&with_query(&[("limit", bad)])).is_err(), "{bad}");
         }
+        let mut errors = Vec::new();
+        super::paging(&with_query(&[("page", "0"), ("limit", "x")]), &mut errors);
+        assert_eq!(errors.len(), 2, "both named at once");
         assert!(Paging { page: 1, limit: 25 }.has_more(26));
         assert!(!Paging { page: 2, limit: 25 }.has_more(50));
     }

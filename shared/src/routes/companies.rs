@@ -46,7 +46,11 @@ pub async fn get_company(app: &App, req: &Request) -> Result<Reply, ApiError> {
 
 /// `GET /api/companies`: page/limit like contacts, newest first.
 pub async fn list_companies(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let paging = paging(req)?;
+    let mut errors = Vec::new();
+    let paging = paging(req, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
     let (items, total) = app.store.list_companies(paging.page, paging.limit).await?;
     Ok(Reply::ok(json!({
         "items": items.iter().map(company::to_json).collect::<Vec<_>>(),

@@ -8,7 +8,7 @@ use crate::app::App;
 use crate::contact::{self, NewContact, text_attr, version_of};
 use crate::cursor::Cursor;
 use crate::envelope::Reply;
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
 use crate::fields::{CONTACT_FIELDS, CONTACT_TYPES, MAX_SEARCH_CHARS};
 use crate::http::{etag, if_match, json_body, paging, path_id, query_param, query_param_raw};
 use crate::idempotency;
@@ -19,16 +19,25 @@ use crate::validate::{self, Mode};
 /// `GET /api/contacts`: filters, page/limit or cursor, totals, company names.
 /// `data.next_cursor` continues the list at the cost of a first page.
 pub async fn list_contacts(app: &App, req: &Request) -> Result<Reply, ApiError> {
-    let paging = paging(req)?;
-    let mut query = contact_query(req, paging.page, paging.limit)?;
+    let mut errors = Vec::new();
+    let paging = paging(req, &mut errors);
+    let mut query = contact_query(req, paging.page, paging.limit, &mut errors);
     if let Some(text) = query_param(req, "cursor") {
         if query_param(req, "page").is_some() {
-            return Err(ApiError::field(
+            errors.push(FieldError::new(
                 "cursor",
                 "send either page or cursor, not both",
             ));
+        } else {
+            match Cursor::decode(&text, &query.fingerprint()) {
+                Ok(cursor) => query.cursor = Some(cursor),
+                Err(ApiError::Validation(mut e)) => errors.append(&mut e),
+                Err(e) => return Err(e),
+            }
         }
-        query.cursor = Some(Cursor::decode(&text, &query.fingerprint())?);
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
     }
     let page = app.store.list_contacts(&query).await?;
     let names = app
@@ -58,16 +67,17 @@ pub async fn list_contacts(app: &App, req: &Request) -> Result<Reply, ApiError> 
     })))
 }
 
-/// Checks the list filters, naming each bad one.
-fn contact_query(req: &Request, page: u32, limit: u32) -> Result<ContactQuery, ApiError> {
-    let mut errors = Vec::new();
+/// Reads the list filters, adding each bad one to `errors`.
+fn contact_query(
+    req: &Request,
+    page: u32,
+    limit: u32,
+    errors: &mut Vec<FieldError>,
+) -> ContactQuery {
     let company_id = query_param_raw(req, "company_id").and_then(|c| {
         let parsed = ids::parse(ids::COMPANY_PREFIX, &c);
         if parsed.is_none() {
-            errors.push(crate::error::FieldError::new(
-                "company_id",
-                "must be a company id (co_…)",
-            ));
+            errors.push(FieldError::new("company_id", "must be a company id (co_…)"));
         }
         parsed
     });
@@ -75,32 +85,26 @@ fn contact_query(req: &Request, page: u32, limit: u32) -> Result<ContactQuery, A
     if let Some(t) = &contact_type
         && !CONTACT_TYPES.contains(&t.as_str())
     {
-        errors.push(crate::error::FieldError::new(
+        errors.push(FieldError::new(
             "type",
             format!("must be one of {}", CONTACT_TYPES.join(", ")),
         ));
     }
     let source = query_param(req, "source");
     if source.as_ref().is_some_and(|s| s.chars().count() > 100) {
-        errors.push(crate::error::FieldError::new(
-            "source",
-            "must be at most 100 characters",
-        ));
+        errors.push(FieldError::new("source", "must be at most 100 characters"));
     }
     let search = query_param(req, "search").map(|s| s.to_lowercase());
     if search
         .as_ref()
         .is_some_and(|s| s.chars().count() > MAX_SEARCH_CHARS)
     {
-        errors.push(crate::error::FieldError::new(
+        errors.push(FieldError::new(
             "search",
             format!("must be at most {MAX_SEARCH_CHARS} characters"),
         ));
     }
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
-    Ok(ContactQuery {
+    ContactQuery {
         company_id,
         contact_type,
         source,
@@ -108,7 +112,7 @@ fn contact_query(req: &Request, page: u32, limit: u32) -> Result<ContactQuery, A
         page,
         limit,
         cursor: None,
-    })
+    }
 }
 
 /// `GET /api/contacts/:id`: the whole contact with `company_name`, and its

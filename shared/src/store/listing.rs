@@ -183,11 +183,22 @@ impl Store {
             None => (Tally::All, index::BY_CREATED, attr::ENTITY, CONTACT_ENTITY),
         };
         let tallies = [tally.clone()];
+        let total_of =
+            |totals: HashMap<Tally, u64>| totals.get(&tally).copied().unwrap_or(0) as usize;
+        if q.cursor.is_none() && q.offset() > 0 {
+            // `page` N skips what comes before it: first make sure there is
+            // something to skip to, so `?page=4000000000` reads nothing.
+            let total = total_of(self.totals(&tallies).await?);
+            if q.offset() >= total {
+                return Ok((Vec::new(), total));
+            }
+            return Ok((self.read_page(q, index, key_attr, key_value).await?, total));
+        }
         let (items, totals) = tokio::try_join!(
             self.read_page(q, index, key_attr, key_value),
             self.totals(&tallies)
         )?;
-        Ok((items, totals.get(&tally).copied().unwrap_or(0) as usize))
+        Ok((items, total_of(totals)))
     }
 
     /// Queries `key_attr = key_value` newest first, asking for no more
