@@ -38,6 +38,22 @@ async fn create_get_and_list_companies() {
         api.get("/api/companies?limit=2").await.data()["hasMore"],
         true
     );
+    let far = api.get("/api/companies?page=4000000000").await;
+    assert_eq!(far.data()["items"].as_array().unwrap().len(), 0);
+    assert_eq!(far.data()["total"], 5);
+}
+
+#[tokio::test]
+async fn concurrent_company_creates_keep_the_total_exact() {
+    let api = TestApi::new().await;
+    let created = futures::future::join_all(
+        (0..40).map(|i| api.post("/api/companies", json!({"name": format!("Race {i}")}))),
+    )
+    .await;
+    assert!(created.iter().all(|r| r.status == StatusCode::CREATED));
+    let list = api.get("/api/companies?limit=100").await;
+    assert_eq!(list.data()["total"], 40);
+    assert_eq!(list.data()["items"].as_array().unwrap().len(), 40);
 }
 
 #[tokio::test]

@@ -537,7 +537,11 @@ async fn list_limit_defaults_and_clamps_and_bad_paging_is_400() {
     }
     let r = api.get("/api/contacts?page=0&limit=x&type=boss").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(r.error_fields(), ["page", "limit", "type"], "named together");
+    assert_eq!(
+        r.error_fields(),
+        ["page", "limit", "type"],
+        "named together"
+    );
     for q in ["page=0", "page=-2", "limit=0", "limit=ten", "page=1.5"] {
         let r = api.get(&format!("/api/contacts?{q}")).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}");

@@ -5,7 +5,8 @@
 //! items so they rarely collide (`TransactionConflict`) on one hot item.
 //!
 //! Counter items carry only `id` and [`COUNT_ATTR`]: none of the GSI key
-//! attributes, so they appear in no index and no list.
+//! attributes, so they appear in no index and no list. The companies table
+//! holds the one counter of companies the same way.
 
 use crate::contact::{Item, text_attr};
 use crate::fields::{DEFAULT_CONTACT_TYPE, DEFAULT_SOURCE};
@@ -20,13 +21,15 @@ pub const COUNT_ATTR: &str = "n";
 /// Key prefix of counter items.
 pub const COUNTER_PREFIX: &str = "count#";
 
-/// What a counter counts: all contacts, or those with one filter value.
+/// What a counter counts: all contacts, or those with one filter value;
+/// or all companies (whose counter lives in the companies table).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Tally {
     All,
     Company(String),
     Type(String),
     Source(String),
+    Companies,
 }
 
 impl Tally {
@@ -37,6 +40,7 @@ impl Tally {
             Tally::Company(c) => format!("{COUNTER_PREFIX}company#{c}"),
             Tally::Type(t) => format!("{COUNTER_PREFIX}type#{t}"),
             Tally::Source(s) => format!("{COUNTER_PREFIX}source#{s}"),
+            Tally::Companies => format!("{COUNTER_PREFIX}companies"),
         }
     }
 

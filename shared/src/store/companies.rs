@@ -2,12 +2,16 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
 use super::expr::Placeholders;
-use super::{Created, Store, failed_condition, index};
+use super::{
+    Created, MAX_WRITE_ATTEMPTS, PageQuery, Store, backoff, busy, cancellation_codes, cancelled,
+    index, worth_retrying,
+};
 use crate::company::COMPANY_ENTITY;
 use crate::contact::{Item, attr};
+use crate::counts::{self, Tally};
 use crate::error::ApiError;
 
 fn key(id: &str) -> Item {
@@ -15,22 +19,47 @@ fn key(id: &str) -> Item {
 }
 
 impl Store {
+    /// Writes a new company and counts it, in one transaction: the total of
+    /// companies stays exact, and the SDK's retry of a transaction whose
+    /// answer was lost (same client token) does not write or count twice.
     pub async fn create_company(&self, item: Item) -> Result<Created, ApiError> {
         let mut ph = Placeholders::default();
-        let result = self
-            .client
-            .put_item()
+        let put = Put::builder()
             .table_name(&self.companies_table)
             .set_item(Some(item))
             .condition_expression(format!("attribute_not_exists({})", ph.name(attr::ID)))
             .set_expression_attribute_names(ph.names())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Created::New),
-            Err(e) if failed_condition(&e) => Ok(Created::AlreadyExists),
-            Err(e) => Err(e.into()),
+            .build()
+            .map_err(|e| ApiError::Internal(format!("building a company put: {e}")))?;
+        for attempt in 0..MAX_WRITE_ATTEMPTS {
+            let mut items = vec![TransactWriteItem::builder().put(put.clone()).build()];
+            items.extend(self.counter_adds_in(
+                &self.companies_table,
+                &[(Tally::Companies, 1)],
+                counts::random_shard(),
+            )?);
+            let err = match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(Created::New),
+                Err(e) => e,
+            };
+            let Some(codes) = cancellation_codes(&err) else {
+                return Err(err.into());
+            };
+            if codes.first().is_some_and(|c| c == "ConditionalCheckFailed") {
+                return Ok(Created::AlreadyExists);
+            }
+            if !codes.iter().any(|c| worth_retrying(c)) {
+                return Err(cancelled(&codes));
+            }
+            backoff(attempt).await;
         }
+        Err(busy())
     }
 
     pub async fn get_company(&self, id: &str) -> Result<Option<Item>, ApiError> {
@@ -45,28 +74,38 @@ impl Store {
         Ok(out.item)
     }
 
-    /// A page of companies, newest first, and how many there are.
+    /// A page of companies, newest first, and how many there are in all
+    /// (from the counter, so a page costs the same at any table size).
     pub async fn list_companies(
         &self,
         page: u32,
         limit: u32,
     ) -> Result<(Vec<Item>, usize), ApiError> {
-        let mut ph = Placeholders::default();
-        let key_condition = format!(
-            "{} = {}",
-            ph.name(attr::ENTITY),
-            ph.value(AttributeValue::S(COMPANY_ENTITY.into()))
-        );
-        let query = self
-            .client
-            .query()
-            .table_name(&self.companies_table)
-            .index_name(index::BY_CREATED)
-            .key_condition_expression(key_condition)
-            .set_expression_attribute_names(ph.names())
-            .set_expression_attribute_values(ph.values());
-        self.query_window(query, (page as usize - 1) * limit as usize, limit as usize)
-            .await
+        let skip = (page as usize - 1) * limit as usize;
+        let tallies = [Tally::Companies];
+        let total =
+            |t: HashMap<Tally, u64>| t.get(&Tally::Companies).copied().unwrap_or(0) as usize;
+        let read = self.query_page(PageQuery {
+            table: &self.companies_table,
+            index: index::BY_CREATED,
+            key_attr: attr::ENTITY,
+            key_value: COMPANY_ENTITY,
+            projection: None,
+            after: None,
+            skip,
+            limit: limit as usize,
+        });
+        if skip == 0 {
+            let (items, totals) =
+                tokio::try_join!(read, self.totals_in(&self.companies_table, &tallies))?;
+            return Ok((items, total(totals)));
+        }
+        // Page N skips what comes before it: only when there is something there.
+        let total = total(self.totals_in(&self.companies_table, &tallies).await?);
+        if skip >= total {
+            return Ok((Vec::new(), total));
+        }
+        Ok((read.await?, total))
     }
 
     /// Names of the given companies, in one `BatchGetItem` per 100 ids.

@@ -1,15 +1,16 @@
 //! Contacts in DynamoDB: atomic creates that claim the email address,
 //! conditional patches, and index queries for the list route.
 
-use std::time::Duration;
-
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update as TxUpdate,
 };
 use serde_json::json;
 
 use super::expr::Placeholders;
-use super::{Created, Store, cancellation_codes, failed_condition, in_transaction_conflict, now};
+use super::{
+    Created, MAX_WRITE_ATTEMPTS, Store, backoff, busy, cancellation_codes, cancelled,
+    failed_condition, in_transaction_conflict, now, worth_retrying,
+};
 use crate::contact::{
     Item, NewContact, PatchPlan, attr, email_claim_key, patch_needs_current, plan_patch, text_attr,
     version_of,
@@ -17,9 +18,6 @@ use crate::contact::{
 use crate::counts;
 use crate::error::ApiError;
 use crate::validate::Input;
-
-/// How many times a write is re-tried when a concurrent write got there first.
-const MAX_WRITE_ATTEMPTS: u32 = 16;
 
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_string())
@@ -31,12 +29,6 @@ fn key(id: &str) -> Item {
 
 fn build_err(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(format!("building a DynamoDB request: {e}"))
-}
-
-/// Sleeps a little longer on each attempt, with jitter, before a retry.
-async fn backoff(attempt: u32) {
-    let jitter = u64::from(ulid::Ulid::generate().random() as u8 % 16);
-    tokio::time::sleep(Duration::from_millis(5 * (1 << attempt.min(6)) + jitter)).await;
 }
 
 fn unknown_company() -> ApiError {
@@ -381,57 +373,5 @@ impl Store {
             message: "a contact with this email already exists".into(),
             details: Some(json!({ "field": "email", "existing_id": holder })),
         }
-    }
-}
-
-/// Cancellation reasons that mean DynamoDB is throttling.
-const THROTTLED: &[&str] = &[
-    "ThrottlingError",
-    "ProvisionedThroughputExceeded",
-    "RequestLimitExceeded",
-];
-
-/// A cancellation reason that a later attempt may not meet: a racing
-/// transaction, or throttling (which the SDK does not retry inside a
-/// cancelled transaction).
-fn worth_retrying(code: &str) -> bool {
-    code == "TransactionConflict" || THROTTLED.contains(&code)
-}
-
-/// A transaction cancelled for a reason the caller did not expect: a 503
-/// when DynamoDB is throttling, else a 409 (a failed transaction is never a
-/// 500; the reasons are logged).
-fn cancelled(codes: &[String]) -> ApiError {
-    if codes.iter().any(|c| THROTTLED.contains(&c.as_str())) {
-        return ApiError::Unavailable;
-    }
-    tracing::warn!(reasons = ?codes, "transaction cancelled");
-    busy()
-}
-
-fn busy() -> ApiError {
-    ApiError::Conflict {
-        code: "conflict",
-        message: "the contact is being changed by other requests; retry".into(),
-        details: None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cancelled_transaction_is_503_when_throttled_else_409_never_500() {
-        let codes = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            cancelled(&codes(&["None", "ThrottlingError"])).status(),
-            503
-        );
-        assert_eq!(
-            cancelled(&codes(&["ValidationError", "None"])).status(),
-            409
-        );
-        assert_eq!(cancelled(&codes(&["TransactionConflict"])).status(), 409);
     }
 }

@@ -1,4 +1,4 @@
-//! Reading and moving the sharded contact counters (see [`crate::counts`]).
+//! Reading and moving the sharded counters (see [`crate::counts`]).
 
 use std::collections::HashMap;
 
@@ -15,9 +15,19 @@ fn key(id: String) -> Item {
 }
 
 impl Store {
-    /// One `ADD` per counter, on `shard`, to put in a write's transaction.
+    /// One `ADD` per contact counter, on `shard`, to put in a write's transaction.
     pub(crate) fn counter_adds(
         &self,
+        moves: &[(Tally, i64)],
+        shard: u32,
+    ) -> Result<Vec<TransactWriteItem>, ApiError> {
+        self.counter_adds_in(&self.contacts_table, moves, shard)
+    }
+
+    /// One `ADD` per counter of `table`, on `shard`.
+    pub(crate) fn counter_adds_in(
+        &self,
+        table: &str,
         moves: &[(Tally, i64)],
         shard: u32,
     ) -> Result<Vec<TransactWriteItem>, ApiError> {
@@ -27,7 +37,7 @@ impl Store {
                 let mut u = UpdateExpr::new();
                 u.add(COUNT_ATTR, *by);
                 let update = Update::builder()
-                    .table_name(&self.contacts_table)
+                    .table_name(table)
                     .set_key(Some(key(tally.shard_key(shard))))
                     .set_update_expression(u.expression())
                     .set_expression_attribute_names(u.ph.names())
@@ -39,9 +49,18 @@ impl Store {
             .collect()
     }
 
-    /// The exact totals of `tallies`: every shard of each, read strongly
-    /// consistently in one `BatchGetItem`. Missing shards count as zero.
+    /// The exact totals of contact `tallies`: every shard of each, read
+    /// strongly consistently in one `BatchGetItem`. Missing shards count as zero.
     pub async fn totals(&self, tallies: &[Tally]) -> Result<HashMap<Tally, u64>, ApiError> {
+        self.totals_in(&self.contacts_table, tallies).await
+    }
+
+    /// The exact totals of counters kept in `table`.
+    pub async fn totals_in(
+        &self,
+        table: &str,
+        tallies: &[Tally],
+    ) -> Result<HashMap<Tally, u64>, ApiError> {
         let mut owner = HashMap::new();
         let mut keys = Vec::new();
         for t in tallies {
@@ -51,12 +70,7 @@ impl Store {
             }
         }
         let items = self
-            .batch_get(
-                &self.contacts_table,
-                keys,
-                Some(&[attr::ID, COUNT_ATTR]),
-                true,
-            )
+            .batch_get(table, keys, Some(&[attr::ID, COUNT_ATTR]), true)
             .await?;
         // Single shards go negative when a contact counted on one shard
         // moves away on another; only their sum means anything.

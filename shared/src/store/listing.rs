@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::expr::Placeholders;
-use super::{Store, index};
+use super::{PageQuery, Store, index};
 use crate::contact::{CONTACT_ENTITY, Item, attr, summary_attrs, text_attr};
 use crate::counts::Tally;
 use crate::cursor::{self, Cursor};
@@ -211,46 +211,21 @@ impl Store {
         key_attr: &str,
         key_value: &str,
     ) -> Result<Vec<Item>, ApiError> {
-        let mut ph = Placeholders::default();
-        let key_condition = format!("{} = {}", ph.name(key_attr), ph.value(s(key_value)));
-        let projection = ph.projection(&summary_attrs());
-        let query = self
-            .client
-            .query()
-            .table_name(&self.contacts_table)
-            .index_name(index)
-            .key_condition_expression(key_condition)
-            .projection_expression(projection)
-            .set_expression_attribute_names(ph.names())
-            .set_expression_attribute_values(ph.values())
-            .scan_index_forward(false);
-        let limit = q.limit as usize;
-        let mut skip = if q.cursor.is_some() { 0 } else { q.offset() };
-        let mut start = q
-            .cursor
-            .as_ref()
-            .map(|c| start_key(key_attr, key_value, &c.after_id));
-        let mut items = Vec::with_capacity(limit);
-        loop {
-            let wanted = skip + limit - items.len();
-            let out = query
-                .clone()
-                .limit(wanted.min(i32::MAX as usize) as i32)
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in out.items.unwrap_or_default() {
-                if skip > 0 {
-                    skip -= 1;
-                } else if items.len() < limit {
-                    items.push(item);
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() || (skip == 0 && items.len() == limit) {
-                return Ok(items);
-            }
-        }
+        let attrs = summary_attrs();
+        self.query_page(PageQuery {
+            table: &self.contacts_table,
+            index,
+            key_attr,
+            key_value,
+            projection: Some(&attrs),
+            after: q
+                .cursor
+                .as_ref()
+                .map(|c| start_key(key_attr, key_value, &c.after_id)),
+            skip: if q.cursor.is_some() { 0 } else { q.offset() },
+            limit: q.limit as usize,
+        })
+        .await
     }
 
     /// Several filters: the one with the fewest contacts (by its counter)

@@ -9,11 +9,12 @@ pub mod idempotency;
 pub mod keys;
 pub mod listing;
 
+use std::time::Duration;
+
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::KeysAndAttributes;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use crate::config::Config;
 use crate::contact::Item;
@@ -52,37 +53,65 @@ impl Store {
         }
     }
 
-    /// Runs `query` through all its pages, newest first, and returns the
-    /// `limit` items after the first `offset` along with the number of
-    /// matching items in all.
-    async fn query_window(
-        &self,
-        query: QueryFluentBuilder,
-        offset: usize,
-        limit: usize,
-    ) -> Result<(Vec<Item>, usize), ApiError> {
+    /// Entries of `index` with `key_attr = key_value`, newest first: `limit`
+    /// of them after skipping `skip`, starting after `after` (an exclusive
+    /// start key) when given. DynamoDB is asked for no more entries than
+    /// that, so a page costs what it holds (plus what it skips).
+    pub(crate) async fn query_page(&self, p: PageQuery<'_>) -> Result<Vec<Item>, ApiError> {
+        let mut ph = expr::Placeholders::default();
+        let key_condition = format!(
+            "{} = {}",
+            ph.name(p.key_attr),
+            ph.value(AttributeValue::S(p.key_value.to_string()))
+        );
+        let projection = p.projection.map(|attrs| ph.projection(attrs));
+        let query = self
+            .client
+            .query()
+            .table_name(p.table)
+            .index_name(p.index)
+            .key_condition_expression(key_condition)
+            .set_projection_expression(projection)
+            .set_expression_attribute_names(ph.names())
+            .set_expression_attribute_values(ph.values())
+            .scan_index_forward(false);
+        let (mut skip, limit) = (p.skip, p.limit);
+        let mut start = p.after;
         let mut items = Vec::with_capacity(limit);
-        let mut total = 0usize;
-        let mut start = None;
         loop {
-            let page = query
+            let wanted = skip + limit - items.len();
+            let out = query
                 .clone()
-                .scan_index_forward(false)
+                .limit(wanted.min(i32::MAX as usize) as i32)
                 .set_exclusive_start_key(start)
                 .send()
                 .await?;
-            for item in page.items.unwrap_or_default() {
-                if total >= offset && items.len() < limit {
+            for item in out.items.unwrap_or_default() {
+                if skip > 0 {
+                    skip -= 1;
+                } else if items.len() < limit {
                     items.push(item);
                 }
-                total += 1;
             }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok((items, total));
+            start = out.last_evaluated_key;
+            if start.is_none() || (skip == 0 && items.len() == limit) {
+                return Ok(items);
             }
         }
     }
+}
+
+/// What [`Store::query_page`] reads.
+pub(crate) struct PageQuery<'a> {
+    pub table: &'a str,
+    pub index: &'a str,
+    pub key_attr: &'a str,
+    pub key_value: &'a str,
+    /// Attributes to read; `None` reads what the index projects.
+    pub projection: Option<&'a [&'a str]>,
+    pub after: Option<Item>,
+    pub skip: usize,
+    pub limit: usize,
 }
 
 /// Whether a create wrote a new item or found it already written (by an
@@ -206,10 +235,71 @@ pub(crate) fn cancellation_codes<R>(
     }
 }
 
+/// How many times a write is re-tried when a concurrent write got there first.
+pub(crate) const MAX_WRITE_ATTEMPTS: u32 = 16;
+
+/// Sleeps a little longer on each attempt, with jitter, before a retry.
+pub(crate) async fn backoff(attempt: u32) {
+    let jitter = u64::from(ulid::Ulid::generate().random() as u8 % 16);
+    tokio::time::sleep(Duration::from_millis(5 * (1 << attempt.min(6)) + jitter)).await;
+}
+
+/// Cancellation reasons that mean DynamoDB is throttling.
+const THROTTLED: &[&str] = &[
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+    "RequestLimitExceeded",
+];
+
+/// A cancellation reason that a later attempt may not meet: a racing
+/// transaction, or throttling (which the SDK does not retry inside a
+/// cancelled transaction).
+pub(crate) fn worth_retrying(code: &str) -> bool {
+    code == "TransactionConflict" || THROTTLED.contains(&code)
+}
+
+/// A transaction cancelled for a reason the caller did not expect: a 503
+/// when DynamoDB is throttling, else a 409 (a failed transaction is never a
+/// 500; the reasons are logged).
+pub(crate) fn cancelled(codes: &[String]) -> ApiError {
+    if codes.iter().any(|c| THROTTLED.contains(&c.as_str())) {
+        return ApiError::Unavailable;
+    }
+    tracing::warn!(reasons = ?codes, "transaction cancelled");
+    busy()
+}
+
+pub(crate) fn busy() -> ApiError {
+    ApiError::Conflict {
+        code: "conflict",
+        message: "the resource is being changed by other requests; retry".into(),
+        details: None,
+    }
+}
+
 /// The current time as RFC 3339 with milliseconds, in UTC.
 pub fn now() -> String {
     use aws_smithy_types::date_time::{DateTime, Format};
     DateTime::from(std::time::SystemTime::now())
         .fmt(Format::DateTime)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancelled_transaction_is_503_when_throttled_else_409_never_500() {
+        let codes = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            cancelled(&codes(&["None", "ThrottlingError"])).status(),
+            503
+        );
+        assert_eq!(
+            cancelled(&codes(&["ValidationError", "None"])).status(),
+            409
+        );
+        assert_eq!(cancelled(&codes(&["TransactionConflict"])).status(), 409);
+    }
 }
