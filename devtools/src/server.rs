@@ -44,22 +44,7 @@ pub fn router(app: Arc<App>, defs: Vec<RouteDef>) -> Result<axum::Router, String
     }))
 }
 
-/// Matches `path` against a template path such as `/api/contacts/{id}`.
-pub fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
-    let mut params = HashMap::new();
-    let mut t = template.trim_matches('/').split('/');
-    let mut p = path.trim_matches('/').split('/');
-    loop {
-        match (t.next(), p.next()) {
-            (None, None) => return Some(params),
-            (Some(ts), Some(ps)) if ts.starts_with('{') && ts.ends_with('}') && !ps.is_empty() => {
-                params.insert(ts[1..ts.len() - 1].to_string(), ps.to_string());
-            }
-            (Some(ts), Some(ps)) if ts == ps => {}
-            _ => return None,
-        }
-    }
-}
+pub use shared::routes::match_path;
 
 async fn dispatch(app: &App, bound: &[Bound], req: AxumRequest) -> AxumResponse {
     let path = req.uri().path().to_string();
@@ -78,15 +63,8 @@ async fn dispatch(app: &App, bound: &[Bound], req: AxumRequest) -> AxumResponse 
         .find(|(b, _)| b.def.method == req.method().as_str())
         .cloned()
     else {
-        let err = if matches.is_empty() {
-            ApiError::NotFound("route")
-        } else {
-            let allow: Vec<&str> = matches.iter().map(|(b, _)| b.def.method.as_str()).collect();
-            ApiError::MethodNotAllowed {
-                allow: allow.join(", "),
-            }
-        };
-        let resp = err.into_response();
+        let methods: Vec<String> = matches.iter().map(|(b, _)| b.def.method.clone()).collect();
+        let resp = shared::routes::unrouted(&methods).into_response();
         tracing::info!(route = "none", method = %req.method(), status = resp.status().as_u16(), "request");
         return to_axum(resp);
     };
@@ -125,26 +103,4 @@ fn to_axum(resp: lambda_http::Response<Body>) -> AxumResponse {
         _ => AxumBody::empty(),
     };
     AxumResponse::from_parts(parts, body)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_match_templates() {
-        assert_eq!(
-            match_path("/api/contacts", "/api/contacts"),
-            Some(HashMap::new())
-        );
-        assert_eq!(
-            match_path("/api/contacts", "/api/contacts/"),
-            Some(HashMap::new())
-        );
-        let p = match_path("/api/contacts/{id}", "/api/contacts/ct_1").unwrap();
-        assert_eq!(p["id"], "ct_1");
-        assert_eq!(match_path("/api/contacts/{id}", "/api/contacts"), None);
-        assert_eq!(match_path("/api/contacts/{id}", "/api/contacts/a/b"), None);
-        assert_eq!(match_path("/api/contacts", "/api/companies"), None);
-    }
 }

@@ -123,8 +123,8 @@ async fn check_event(path: &Path) {
     }
 }
 
-/// Events in `events/` that are not API Gateway requests (tested below).
-const SCHEDULED_EVENTS: &[&str] = &["enrich-contacts.json"];
+/// Events in `events/` that are for no API route (each tested below).
+const OTHER_EVENTS: &[&str] = &["enrich-contacts.json", "not-found.json"];
 
 fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -134,7 +134,7 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
             p.extension().is_some_and(|e| e == "json")
                 && p.file_name()
                     .and_then(|n| n.to_str())
-                    .is_some_and(|n| n != "env.json" && !SCHEDULED_EVENTS.contains(&n))
+                    .is_some_and(|n| n != "env.json" && !OTHER_EVENTS.contains(&n))
         })
         .collect();
     files.sort();
@@ -198,4 +198,16 @@ async fn the_scheduled_event_runs_the_enrichment_job() {
         shared::contact::text_attr(&item, "enrichment_status"),
         Some("enriched")
     );
+}
+
+#[tokio::test]
+async fn the_default_route_event_gets_an_envelope_405() {
+    let raw = std::fs::read_to_string(repo().join("events/not-found.json")).unwrap();
+    let req = lambda_http::request::from_str(&raw).unwrap();
+    let resp = shared::routes::serve_unrouted(req).await;
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(resp.headers()["allow"], "GET, PATCH");
+    let body: Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
+    assert_eq!(body["ok"], false);
+    assert_eq!(body["error"]["code"], "method_not_allowed");
 }

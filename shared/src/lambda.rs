@@ -21,3 +21,12 @@ pub async fn run(route: Route) -> Result<(), lambda_http::Error> {
     }))
     .await
 }
+
+/// Serves API Gateway's `$default` route: requests no route matched.
+pub async fn run_unrouted() -> Result<(), lambda_http::Error> {
+    crate::logging::init();
+    lambda_http::run(service_fn(|req: Request| async move {
+        Ok::<_, Infallible>(crate::routes::serve_unrouted(req).await)
+    }))
+    .await
+}

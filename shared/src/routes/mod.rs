@@ -5,6 +5,7 @@
 pub mod companies;
 pub mod contacts;
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -110,6 +111,65 @@ impl Route {
             Route::CreateCompany => create_company(app, req).await,
         }
     }
+}
+
+/// Matches `path` against a route path such as `/api/contacts/{id}`,
+/// returning its parameters.
+pub fn match_path(template: &str, path: &str) -> Option<HashMap<String, String>> {
+    let mut params = HashMap::new();
+    let mut t = template.trim_matches('/').split('/');
+    let mut p = path.trim_matches('/').split('/');
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return Some(params),
+            (Some(ts), Some(ps)) if ts.starts_with('{') && ts.ends_with('}') && !ps.is_empty() => {
+                params.insert(ts[1..ts.len() - 1].to_string(), ps.to_string());
+            }
+            (Some(ts), Some(ps)) if ts == ps => {}
+            _ => return None,
+        }
+    }
+}
+
+/// The error for a request no route took: 405 naming the methods the path
+/// does serve, else 404. `methods_at` lists the methods routed at a path.
+pub fn unrouted(methods_at: &[String]) -> ApiError {
+    if methods_at.is_empty() {
+        ApiError::NotFound("route")
+    } else {
+        ApiError::MethodNotAllowed {
+            allow: methods_at.join(", "),
+        }
+    }
+}
+
+/// Answers a request that API Gateway's `$default` route sent because no
+/// route matched it, in the envelope like every other answer (API Gateway's
+/// own would be a bare `{"message":"Not Found"}`). The path may carry the
+/// stage (`/prod/api/...`), which lambda_http puts back in.
+pub async fn serve_unrouted(req: Request) -> Response<Body> {
+    let path = req.uri().path();
+    let unstaged = path
+        .trim_start_matches('/')
+        .split_once('/')
+        .map_or("", |(_, rest)| rest);
+    let methods: Vec<String> = Route::ALL
+        .iter()
+        .filter(|r| {
+            match_path(r.path(), path)
+                .or_else(|| match_path(r.path(), unstaged))
+                .is_some()
+        })
+        .map(|r| r.method().to_string())
+        .collect();
+    let response = unrouted(&methods).into_response();
+    tracing::info!(
+        route = "none",
+        method = %req.method(),
+        status = response.status().as_u16(),
+        "request"
+    );
+    response
 }
 
 /// Answers one request for `route`: checks the method and the API key, runs
@@ -262,6 +322,51 @@ mod tests {
         assert!(
             b <= Duration::from_millis(1_500) && b > Duration::from_millis(1_000),
             "{b:?}"
+        );
+    }
+
+    #[test]
+    fn paths_match_route_paths() {
+        assert_eq!(
+            match_path("/api/contacts", "/api/contacts"),
+            Some(HashMap::new())
+        );
+        assert_eq!(
+            match_path("/api/contacts", "/api/contacts/"),
+            Some(HashMap::new())
+        );
+        let p = match_path("/api/contacts/{id}", "/api/contacts/ct_1").unwrap();
+        assert_eq!(p["id"], "ct_1");
+        assert_eq!(match_path("/api/contacts/{id}", "/api/contacts"), None);
+        assert_eq!(match_path("/api/contacts/{id}", "/api/contacts/a/b"), None);
+        assert_eq!(match_path("/api/contacts", "/api/companies"), None);
+    }
+
+    #[tokio::test]
+    async fn unrouted_requests_get_an_envelope_404_or_405() {
+        let answer = |method: &str, path: &str| {
+            let req = lambda_http::http::Request::builder()
+                .method(method)
+                .uri(path)
+                .body(Body::Empty)
+                .unwrap();
+            serve_unrouted(req)
+        };
+        let r = answer("GET", "/prod/nowhere").await;
+        assert_eq!(r.status(), 404);
+        assert!(
+            std::str::from_utf8(r.body().as_ref())
+                .unwrap()
+                .contains("\"ok\":false")
+        );
+        for path in ["/api/contacts/ct_1", "/prod/api/contacts/ct_1"] {
+            let r = answer("DELETE", path).await;
+            assert_eq!(r.status(), 405, "{path}");
+            assert_eq!(r.headers()["allow"], "GET, PATCH");
+        }
+        assert_eq!(
+            answer("PUT", "/prod/api/companies").await.headers()["allow"],
+            "GET, POST"
         );
     }
 
