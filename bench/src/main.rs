@@ -232,11 +232,11 @@ async fn floor(store: &Store, case: Case, ctx: &mut Ctx) -> Result<(), Error> {
             let mut ph = Placeholders::default();
             let (index, key_cond, filter) = if case == Case::Search {
                 let k = format!("{} = {}", ph.name(attr::ENTITY), ph.value(s("contact")));
-                let v = ph.value(s(SEARCH));
                 let f = format!(
-                    "(contains({}, {v}) OR contains({}, {v}))",
-                    ph.name(attr::NAME_LC),
-                    ph.name(attr::EMAIL_LC)
+                    "contains({}, {}) OR attribute_exists({})",
+                    ph.name(shared::search::COPY),
+                    ph.value(s(SEARCH)),
+                    ph.name(shared::search::CUT)
                 );
                 (index::BY_SEARCH, k, f)
             } else {

@@ -766,3 +766,61 @@ async fn two_concurrent_patches_with_one_if_match_give_one_200_and_one_412() {
         assert_eq!(api.get(&uri).await.data()["version"], 2);
     }
 }
+
+#[tokio::test]
+async fn search_finds_long_names_and_emails_and_follows_patches() {
+    // Long fields do not fit the slim search copy whole: their matches are
+    // decided from the full fields, and never across name and email.
+    let api = TestApi::new().await;
+    let long_name = format!("{} Zebulon", "Maximiliana ".repeat(12));
+    let long_email = format!("{}.quux@{}.example.com", "x".repeat(50), "d".repeat(20));
+    let a = api
+        .contact(json!({"full_name": long_name, "email": "a@acme.com"}))
+        .await;
+    let b = api
+        .contact(json!({"full_name": "Bo", "email": long_email}))
+        .await;
+    api.contact(json!({"full_name": "Zeb Short", "email": "short@acme.com"}))
+        .await;
+    assert_eq!(api.total("search=zebulon").await, 1);
+    assert_eq!(api.total("search=quux@ddd").await, 1);
+    assert_eq!(api.total("search=example.com").await, 1, "past the cut");
+    assert_eq!(api.total("search=zeb").await, 2);
+    assert_eq!(api.total("search=acme.com").await, 2);
+    assert_eq!(api.total("search=bo").await, 1);
+    let page = api.get("/api/contacts?search=zeb&limit=1").await;
+    assert_eq!(page.data()["items"].as_array().unwrap().len(), 1);
+    assert_eq!(page.data()["hasMore"], true);
+
+    // Patching a name or an email rebuilds the copy.
+    let r = api
+        .patch(
+            &format!("/api/contacts/{a}"),
+            json!({"full_name": "Ann Short"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(api.total("search=zebulon").await, 0);
+    assert_eq!(api.total("search=ann%20short").await, 1);
+    let r = api
+        .patch(
+            &format!("/api/contacts/{b}"),
+            json!({"email": "bo@globex.com"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(api.total("search=quux").await, 0);
+    assert_eq!(api.total("search=globex").await, 1);
+    let r = api
+        .patch(
+            &format!("/api/contacts/{b}"),
+            json!({"first_name": "Quentin", "last_name": "Zebulonsson"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        api.total("search=zebulonsson").await,
+        0,
+        "an explicit full_name stays"
+    );
+}

@@ -187,3 +187,49 @@ async fn search_pages_return_whole_summaries_newest_first_with_totals() {
     assert_eq!(api.total("search=smith").await, 7);
     assert_eq!(api.total("search=x.io").await, 14);
 }
+
+/// The list indexes must carry every attribute a list item shows (and the
+/// lower-cased copies combined filters search), and the search index only
+/// the slim search copy: a field missing here would list as `null`.
+#[test]
+fn the_template_projects_what_the_lists_read() {
+    let raw = std::fs::read_to_string(devtools::template::default_path()).unwrap();
+    let t: serde_yaml::Value = serde_yaml::from_str(&raw).unwrap();
+    let gsis = t["Resources"]["ContactsTable"]["Properties"]["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .unwrap();
+    let projected = |name: &str| -> Vec<String> {
+        let gsi = gsis.iter().find(|g| g["IndexName"] == name).unwrap();
+        let keys = gsi["KeySchema"].as_sequence().unwrap().iter();
+        let mut attrs: Vec<String> = gsi["Projection"]["NonKeyAttributes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .chain(keys.map(|k| &k["AttributeName"]))
+            .map(|v| v.as_str().unwrap().to_string())
+            .chain(["id".to_string()])
+            .collect();
+        attrs.sort_unstable();
+        attrs.dedup();
+        attrs
+    };
+    use shared::store::index;
+    for name in [
+        index::BY_CREATED,
+        index::BY_COMPANY,
+        index::BY_TYPE,
+        index::BY_SOURCE,
+    ] {
+        let have = projected(name);
+        for needed in shared::contact::summary_attrs().into_iter().chain([
+            shared::contact::attr::NAME_LC,
+            shared::contact::attr::EMAIL_LC,
+        ]) {
+            assert!(have.iter().any(|a| a == needed), "{name} lacks {needed}");
+        }
+    }
+    assert_eq!(
+        projected(index::BY_SEARCH),
+        ["entity", "id", shared::search::COPY, shared::search::CUT]
+    );
+}

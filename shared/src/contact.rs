@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::fields::{
     CONTACT_FIELDS, DEFAULT_CONTACT_TYPE, DEFAULT_ENRICHMENT_STATUS, DEFAULT_SOURCE,
 };
+use crate::search;
 use crate::store::expr::Update;
 use crate::validate::{FieldValue, Input};
 
@@ -157,6 +158,8 @@ impl NewContact {
         if let Some(lc) = &email_lc {
             item.insert(attr::EMAIL_LC.into(), s(lc));
         }
+        let name_lc = full_name.as_deref().map(str::to_lowercase);
+        search::insert_copy(&mut item, name_lc.as_deref(), email_lc.as_deref());
         item.insert(attr::ID.into(), s(&id));
         item.insert(attr::ENTITY.into(), s(CONTACT_ENTITY));
         item.insert(attr::CREATED_AT.into(), s(now));
@@ -176,22 +179,22 @@ impl NewContact {
 }
 
 /// Whether a patch must read the current contact first: to free the old
-/// email, to re-derive `full_name` from changed name parts, to check the
-/// contact keeps an email or a company, or to move it between the counters
-/// of its old and new company, type and source.
+/// email, to re-derive `full_name` from changed name parts, to rebuild the
+/// search copy (which holds name and email together), to check the contact
+/// keeps an email or a company, or to move it between the counters of its
+/// old and new company, type and source.
 pub fn patch_needs_current(input: &Input) -> bool {
     [
         "email",
         "first_name",
         "last_name",
+        "full_name",
         "company_id",
         "contact_type",
         "source",
     ]
     .iter()
     .any(|f| input.mentions(f))
-        || input.get("full_name") == Some(None)
-        || input.get("company_id") == Some(None)
 }
 
 /// A patch turned into one conditional update, plus what else the write
@@ -268,30 +271,40 @@ pub fn plan_patch(
             == joined_name(text_attr(cur, "first_name"), text_attr(cur, "last_name"));
         let derive = input.get("full_name") == Some(None)
             || (!input.mentions("full_name") && name_parts_changed && full_name_was_derived);
-        if derive {
-            match joined_name(
+        let full_name = if derive {
+            let name = joined_name(
                 after("first_name").as_deref(),
                 after("last_name").as_deref(),
-            ) {
-                Some(name) => {
-                    u.set("full_name", s(&name))
-                        .set(attr::NAME_LC, s(name.to_lowercase()));
-                }
-                None => {
-                    u.remove("full_name").remove(attr::NAME_LC);
-                }
-            }
-        }
+            );
+            match &name {
+                Some(name) => u.set("full_name", s(name)),
+                None => u.remove("full_name"),
+            };
+            name
+        } else {
+            after("full_name")
+        };
+        let name_lc = full_name.map(|n| n.to_lowercase());
+        let email_lc = after("email").map(|e| e.to_lowercase());
         if input.mentions("email") {
             let old = text_attr(cur, attr::EMAIL_LC).map(str::to_string);
-            let new = after("email").map(|e| e.to_lowercase());
-            match &new {
+            match &email_lc {
                 Some(lc) => u.set(attr::EMAIL_LC, s(lc)),
                 None => u.remove(attr::EMAIL_LC),
             };
-            if old != new {
-                email_change = Some((old, new));
+            if old != email_lc {
+                email_change = Some((old, email_lc.clone()));
             }
+        }
+        if ["email", "first_name", "last_name", "full_name"]
+            .iter()
+            .any(|f| input.mentions(f))
+        {
+            match &name_lc {
+                Some(lc) => u.set(attr::NAME_LC, s(lc)),
+                None => u.remove(attr::NAME_LC),
+            };
+            search::set_copy(&mut u, name_lc.as_deref(), email_lc.as_deref());
         }
         let contact_type = after("contact_type");
         let source = after("source");
@@ -305,15 +318,6 @@ pub fn plan_patch(
         );
         u.require_eq(attr::VERSION, n(version_of(cur).unwrap_or(0)));
     }
-    // An explicit full_name always refreshes the search copy, read path or not.
-    if let Some(full_name) = input
-        .get("full_name")
-        .flatten()
-        .and_then(FieldValue::as_text)
-    {
-        u.set(attr::NAME_LC, s(full_name.to_lowercase()));
-    }
-
     u.set(attr::UPDATED_AT, s(now))
         .add(attr::VERSION, 1)
         .require_exists(attr::ID);
@@ -703,7 +707,14 @@ mod tests {
             Value::Null,
             "unset fields are null, so every contact has one shape"
         );
-        for hidden in [attr::ENTITY, attr::NAME_LC, attr::EMAIL_LC] {
+        for hidden in [
+            attr::ENTITY,
+            attr::NAME_LC,
+            attr::EMAIL_LC,
+            attr::WRITE_ID,
+            search::COPY,
+            search::CUT,
+        ] {
             assert!(v.get(hidden).is_none(), "{hidden} leaked");
         }
         let summary = summary_json(&item, None);

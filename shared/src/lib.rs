@@ -18,6 +18,7 @@ pub mod ids;
 pub mod lambda;
 pub mod logging;
 pub mod routes;
+pub mod search;
 pub mod store;
 pub mod validate;
 

@@ -6,9 +6,10 @@
 //! * several filters: the filter whose counter is smallest drives the
 //!   `Query`, the others filter its entries; the total is counted by
 //!   reading that whole (smallest) set;
-//! * search alone: the slim `by_search` index (keys, `name_lc`, `email_lc`)
-//!   is read whole with a `contains` filter to count matches, then the
-//!   page's contacts are fetched with one `BatchGetItem`.
+//! * search alone: the slim `by_search` index (keys and the search copy, at
+//!   most 128 bytes a contact) is read whole with a `contains` filter to
+//!   count matches, then the page's contacts are fetched with one
+//!   `BatchGetItem`.
 
 use std::collections::HashMap;
 
@@ -20,6 +21,7 @@ use crate::contact::{CONTACT_ENTITY, Item, attr, summary_attrs, text_attr};
 use crate::counts::Tally;
 use crate::cursor::{self, Cursor};
 use crate::error::ApiError;
+use crate::search;
 
 /// Filters and position of `GET /api/contacts`, already checked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -269,29 +271,87 @@ impl Store {
         Ok((window.items, window.matched))
     }
 
-    /// Search alone: reads the slim `by_search` index whole (about 100
-    /// bytes a contact) to count matches, then fetches the page's contacts.
+    /// Search alone: reads the slim `by_search` index whole (at most 128
+    /// bytes a contact, see [`crate::search`]) to count matches, then fetches
+    /// the page's contacts. DynamoDB's filter keeps entries whose copy
+    /// contains the text and those whose copy was cut; the copy decides the
+    /// first exactly, the full fields (one batched read) the few others.
     async fn search_all(&self, q: &ContactQuery) -> Result<(Vec<Item>, usize), ApiError> {
+        let text = q.search.as_deref().unwrap_or_default();
         let mut ph = Placeholders::default();
         let key_condition = format!(
             "{} = {}",
             ph.name(attr::ENTITY),
             ph.value(s(CONTACT_ENTITY))
         );
-        let filter = search_condition(&mut ph, q.search.as_deref());
-        let projection = ph.projection(&[attr::ID]);
+        let filter = format!(
+            "contains({}, {}) OR attribute_exists({})",
+            ph.name(search::COPY),
+            ph.value(s(text)),
+            ph.name(search::CUT)
+        );
+        let projection = ph.projection(&[attr::ID, search::COPY, search::CUT]);
         let query = self
             .client
             .query()
             .table_name(&self.contacts_table)
             .index_name(index::BY_SEARCH)
             .key_condition_expression(key_condition)
-            .set_filter_expression(filter)
+            .filter_expression(filter)
             .projection_expression(projection)
             .set_expression_attribute_names(ph.names())
             .set_expression_attribute_values(ph.values())
             .scan_index_forward(false);
-        let window = self.full_pass(query, q).await?;
+        // Newest first: (id, Some(verdict)), or None until the fields tell.
+        let mut candidates: Vec<(String, Option<bool>)> = Vec::new();
+        let mut start = None;
+        loop {
+            let out = query.clone().set_exclusive_start_key(start).send().await?;
+            for entry in out.items.unwrap_or_default() {
+                let Some(id) = text_attr(&entry, attr::ID) else {
+                    continue;
+                };
+                let copy = text_attr(&entry, search::COPY).unwrap_or_default();
+                let cut = entry.contains_key(search::CUT);
+                let verdict = search::copy_matches(copy, cut, text);
+                if verdict != Some(false) {
+                    candidates.push((id.to_string(), verdict));
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        let undecided: Vec<Item> = candidates
+            .iter()
+            .filter(|(_, v)| v.is_none())
+            .map(|(id, _)| Item::from([(attr::ID.to_string(), s(id))]))
+            .collect();
+        let decided: HashMap<String, bool> = self
+            .batch_get(
+                &self.contacts_table,
+                undecided,
+                Some(&[attr::ID, attr::NAME_LC, attr::EMAIL_LC]),
+                false,
+            )
+            .await?
+            .iter()
+            .filter_map(|i| {
+                let verdict = search::fields_match(
+                    text_attr(i, attr::NAME_LC),
+                    text_attr(i, attr::EMAIL_LC),
+                    text,
+                );
+                Some((text_attr(i, attr::ID)?.to_string(), verdict))
+            })
+            .collect();
+        let mut window = Window::new();
+        for (id, verdict) in candidates {
+            if verdict.or_else(|| decided.get(&id).copied()) == Some(true) {
+                window.offer(Item::from([(attr::ID.to_string(), s(&id))]), q);
+            }
+        }
         let ids: Vec<String> = window
             .items
             .iter()

@@ -27,8 +27,8 @@ pub mod index {
     pub const BY_SOURCE: &str = "by_source";
     pub const BY_CREATED: &str = "by_created";
     pub const BY_DOMAIN: &str = "by_domain";
-    /// Keys plus `name_lc` / `email_lc` only, so a search reads ~100 bytes
-    /// per contact instead of the whole summary.
+    /// Keys plus the search copy only ([`crate::search`]), so a search
+    /// reads at most 128 bytes per contact instead of the whole summary.
     pub const BY_SEARCH: &str = "by_search";
 }
 
