@@ -1,6 +1,8 @@
-"""Draws bench/capacity.png (capacity units per request against table size,
-one line per case) from bench/results.json. Run by `make bench`."""
+"""Draws capacity.png (capacity units per request against table size, one
+line per case) from results.json, both in $BENCH_OUT_DIR (default bench/).
+Run by `make bench`."""
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -9,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-here = Path(__file__).resolve().parent
+here = Path(os.environ.get("BENCH_OUT_DIR") or Path(__file__).resolve().parent)
 rows = json.loads((here / "results.json").read_text())
 cases = list(dict.fromkeys(r["case"] for r in rows))
 fig, ax = plt.subplots(figsize=(9, 5.5))

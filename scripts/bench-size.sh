@@ -97,7 +97,8 @@ mem="$(python3 bench/peakmem.py target/release/list-contacts "${ENV_ARGS[@]}" \
     --count "${BENCH_MEM_EVENTS:-60}" \
     --event "$WORK/list.json" --event "$WORK/type.json" --event "$WORK/search.json")"
 
-python3 - "$cold_list" "$cold_list_nowarm" "$cold_list_native" "$cold_get" "$mem" <<'PY' | tee bench/size.json
+# Written to a temporary file first: a failed check leaves the committed figures.
+python3 - "$cold_list" "$cold_list_nowarm" "$cold_list_native" "$cold_get" "$mem" <<'PY' > "$WORK/size.json"
 import json, sys
 cl, cn, cnat, cg, mem = (json.loads(a) for a in sys.argv[1:])
 # coldstart.py counts only Runtime API errors; a 4xx/5xx answer is a failed
@@ -115,3 +116,5 @@ print(json.dumps({"coldstart": {"list-contacts": brief(cl), "list-contacts (DYNA
                                 "get-contact": brief(cg)},
                   "peak_memory": mem}, indent=2))
 PY
+mv "$WORK/size.json" bench/size.json
+cat bench/size.json

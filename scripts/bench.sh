@@ -7,6 +7,7 @@
 #      DYNAMODB_ENDPOINT is set; stopped again on exit
 #   2. cargo run --profile bench -p bench  -> bench/results.json, bench/results.md
 #   3. bench/chart.py (matplotlib in .tools/venv) -> bench/capacity.png
+#      (BENCH_OUT_DIR writes both elsewhere, as CI does for its small run)
 #   4. cargo bench -p bench --bench handlers (skip with BENCH_CRITERION=0)
 #
 # Nothing here asserts on times: figures are written, not judged.

@@ -426,7 +426,14 @@ async fn main() -> Result<(), Error> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(30);
-    let out_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // `BENCH_OUT_DIR` keeps a trial run (CI's small sizes) from replacing
+    // the committed figures in bench/.
+    let out_dir = std::env::var_os("BENCH_OUT_DIR").map_or_else(
+        || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        Into::into,
+    );
+    std::fs::create_dir_all(&out_dir)?;
+    let out_dir = out_dir.as_path();
 
     let base = Config::from_env();
     if base.dynamodb_endpoint.is_none() {
