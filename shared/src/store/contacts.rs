@@ -372,7 +372,7 @@ impl Store {
 }
 
 /// Cancellation reasons that mean DynamoDB is throttling.
-const THROTTLED: &[&str] = &[
+pub(crate) const THROTTLED: &[&str] = &[
     "ThrottlingError",
     "ProvisionedThroughputExceeded",
     "RequestLimitExceeded",
