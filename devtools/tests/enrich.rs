@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use common::TestApi;
-use devtools::fake_provider::{FakeProvider, Reply};
+use devtools::fake_provider::{self, FakeProvider, Reply};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use lambda_http::http::StatusCode;
@@ -49,7 +49,7 @@ async fn run_builtin(api: &TestApi) -> Summary {
 fn http_settings(fake: &FakeProvider) -> HttpSettings {
     HttpSettings {
         url: fake.url.clone(),
-        api_key: Some("test-key".into()),
+        api_key: Some(fake_provider::API_KEY.into()),
         timeout: Duration::from_millis(500),
         concurrency: 4,
         retries: 2,
@@ -59,9 +59,13 @@ fn http_settings(fake: &FakeProvider) -> HttpSettings {
     }
 }
 
+fn http_provider(settings: HttpSettings) -> Box<HttpProvider> {
+    Box::new(HttpProvider::new(settings, "US").unwrap())
+}
+
+/// The HTTP provider alone, against `fake`.
 fn http_job(api: &TestApi, fake: &FakeProvider, config: &EnrichConfig) -> Job {
-    let provider = HttpProvider::new(http_settings(fake)).unwrap();
-    job_with(api, config, vec![Box::new(provider)])
+    job_with(api, config, vec![http_provider(http_settings(fake))])
 }
 
 /// Retries are due at once, so consecutive runs in a test can retry.
@@ -545,7 +549,7 @@ async fn the_http_provider_keeps_to_its_concurrency_limit() {
     let job = job_with(
         &api,
         &EnrichConfig::default(),
-        vec![Box::new(HttpProvider::new(settings).unwrap())],
+        vec![http_provider(settings)],
     );
     assert_eq!(run(&job).await.enriched, 12);
     assert!(
@@ -561,11 +565,14 @@ async fn the_http_provider_refuses_internal_addresses_without_the_dev_flag() {
     let mut settings = http_settings(&fake);
     settings.allow_private = false;
     assert!(
-        HttpProvider::new(settings.clone()).is_err(),
+        HttpProvider::new(settings.clone(), "US").is_err(),
         "http://127.0.0.1"
     );
     settings.url = fake.url.replace("http://127.0.0.1", "https://localhost");
-    assert!(HttpProvider::new(settings).is_err(), "https://localhost");
+    assert!(
+        HttpProvider::new(settings, "US").is_err(),
+        "https://localhost"
+    );
 }
 
 #[test]
@@ -589,4 +596,86 @@ fn the_template_projects_what_the_job_reads() {
     projected.sort_unstable();
     expected.sort_unstable();
     assert_eq!(projected, expected);
+}
+
+#[tokio::test]
+async fn the_http_provider_sends_the_configured_key() {
+    let api = TestApi::new().await;
+    let fake = FakeProvider::start().await;
+    let id = api.contact(json!({"email": "ann@acme.com"})).await;
+    let mut settings = http_settings(&fake);
+    for key in [Some("wrong-key".to_string()), None] {
+        settings.api_key = key;
+        let job = job_with(
+            &api,
+            &no_wait_config(),
+            vec![http_provider(settings.clone())],
+        );
+        let s = run(&job).await;
+        assert_eq!((s.failed, s.retried), (1, 1), "{s}");
+    }
+    assert_eq!(
+        (fake.unauthorized(), fake.calls()),
+        (2, 0),
+        "one refused call per run: a 401 is not retried within the lookup"
+    );
+    let c = shown(&api, &id).await;
+    assert_eq!(c["enrichment_data"]["last_error"], "refused (401)");
+    // With the configured key the same contact goes through.
+    assert_eq!(
+        run(&http_job(&api, &fake, &no_wait_config()))
+            .await
+            .enriched,
+        1
+    );
+    assert_eq!(fake.calls(), 1);
+}
+
+#[tokio::test]
+async fn a_retry_after_given_as_an_http_date_is_honoured() {
+    let api = TestApi::new().await;
+    let fake = FakeProvider::start().await;
+    let in_an_hour = std::time::SystemTime::now() + Duration::from_secs(3600);
+    fake.script("date@acme.com", [Reply::ThrottleUntil(in_an_hour)]);
+    let id = api.contact(json!({"email": "date@acme.com"})).await;
+    let s = run(&http_job(&api, &fake, &no_wait_config())).await;
+    assert_eq!(s.retried, 1, "{s}");
+    assert_eq!(
+        fake.calls(),
+        1,
+        "an hour is too long to wait within the lookup"
+    );
+    let due = queue::due_at(&item(&api, &id).await).unwrap();
+    let now = queue::epoch_ms(&shared::store::now());
+    assert!(
+        due >= now + 3_590_000 && due <= now + 3_600_000,
+        "due in {} s",
+        (due - now) / 1000
+    );
+}
+
+#[tokio::test]
+async fn a_lookup_waiting_to_retry_gives_its_slot_to_another() {
+    let api = TestApi::new().await;
+    let fake = FakeProvider::start().await;
+    fake.script("a@acme.com", [Reply::ServerError]);
+    fake.script("b@acme.com", [Reply::ServerError]);
+    api.contact(json!({"email": "a@acme.com"})).await;
+    api.contact(json!({"email": "b@acme.com"})).await;
+    let mut settings = http_settings(&fake);
+    settings.concurrency = 1;
+    settings.retry_base = Duration::from_millis(300);
+    settings.max_inline_wait = Duration::from_secs(1);
+    let job = job_with(
+        &api,
+        &EnrichConfig::default(),
+        vec![http_provider(settings)],
+    );
+    assert_eq!(run(&job).await.enriched, 2);
+    let log = fake.log();
+    assert_eq!(log.len(), 4, "{log:?}");
+    assert_ne!(
+        log[0], log[1],
+        "the second contact was asked while the first waited to retry: {log:?}"
+    );
 }

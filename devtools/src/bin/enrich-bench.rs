@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use devtools::fake_provider::FakeProvider;
+use devtools::fake_provider::{self, FakeProvider};
 use devtools::template::{Template, default_path, ensure_tables};
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -151,7 +151,7 @@ async fn faults(m: u64, percent: u64) -> Result<(), Error> {
     config.retry.max_attempts = 20;
     let settings = HttpSettings {
         url: fake.url.clone(),
-        api_key: Some("bench".into()),
+        api_key: Some(fake_provider::API_KEY.into()),
         timeout: Duration::from_secs(5),
         concurrency: 8,
         retries: 0,
@@ -181,7 +181,10 @@ async fn faults(m: u64, percent: u64) -> Result<(), Error> {
         let queue = Queue::new(app.store.clone());
         let job = config.job_with(
             queue.clone(),
-            vec![Box::new(HttpProvider::new(settings.clone())?)],
+            vec![Box::new(HttpProvider::new(
+                settings.clone(),
+                &config.phone_region,
+            )?)],
             meter,
         );
         // This run's share of the edits lands while it works.

@@ -77,7 +77,10 @@ impl EnrichConfig {
         let queue = Queue::new(store.clone());
         let mut providers: Vec<Box<dyn Provider>> = Vec::new();
         if let Some(http) = &self.http {
-            providers.push(Box::new(HttpProvider::new(http.clone())?));
+            providers.push(Box::new(HttpProvider::new(
+                http.clone(),
+                &self.phone_region,
+            )?));
         }
         providers.push(Box::new(Builtin::new(
             queue.clone(),

@@ -28,6 +28,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
+use super::builtin::{self, PhoneRegion};
 use super::provider::{Change, Lookup, Provider};
 use crate::contact::{Item, text_attr};
 use crate::error::ApiError;
@@ -228,8 +229,12 @@ fn retry_after(v: Option<&HeaderValue>) -> Option<Duration> {
 }
 
 /// Changes proposed by a 200 answer: each offered field that passes the
-/// field table's own validation, filling only what the contact lacks.
-fn changes_from(body: &[u8]) -> Result<Vec<Change>, String> {
+/// field table's own validation, filling only what the contact lacks. A
+/// phone is stored in E.164 and a LinkedIn URL in its canonical form, by the
+/// built-in provider's own rules; one that does not parse as such is not
+/// filled (the built-in provider leaves a user's unparsable value alone, but
+/// a provider's is not worth storing).
+fn changes_from(body: &[u8], phone_region: Option<PhoneRegion>) -> Result<Vec<Change>, String> {
     let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
         return Err("the provider's answer is not a JSON object".into());
     };
@@ -240,7 +245,14 @@ fn changes_from(body: &[u8]) -> Result<Vec<Change>, String> {
         };
         // Outside data arrives padded more often than not; the API's own
         // rules take values as sent, so tidy them first.
-        if let Ok(Some(checked)) = validate::check(field, Value::String(raw.trim().to_string()))
+        let raw = raw.trim();
+        let tidy = match *name {
+            "phone" => builtin::e164(raw, phone_region),
+            "linkedin_url" => builtin::canonical_linkedin(raw),
+            _ => Some(raw.to_string()),
+        };
+        if let Some(tidy) = tidy
+            && let Ok(Some(checked)) = validate::check(field, Value::String(tidy))
             && let Some(text) = checked.as_text()
         {
             changes.push(Change::fill(field.name, text));
@@ -258,6 +270,7 @@ pub struct HttpProvider {
     auth: Option<HeaderValue>,
     settings: HttpSettings,
     permits: Semaphore,
+    phone_region: Option<PhoneRegion>,
 }
 
 impl std::fmt::Debug for HttpProvider {
@@ -269,7 +282,9 @@ impl std::fmt::Debug for HttpProvider {
 }
 
 impl HttpProvider {
-    pub fn new(settings: HttpSettings) -> Result<Self, ApiError> {
+    /// `phone_region` (e.g. `US`) is assumed for phone numbers the service
+    /// gives without a `+country` prefix.
+    pub fn new(settings: HttpSettings, phone_region: &str) -> Result<Self, ApiError> {
         let uri = check_url(&settings.url, settings.allow_private)?;
         let mut http = HttpConnector::new_with_resolver(GuardedResolver {
             allow_private: settings.allow_private,
@@ -299,6 +314,7 @@ impl HttpProvider {
             auth,
             permits: Semaphore::new(settings.concurrency.max(1)),
             settings,
+            phone_region: builtin::phone_region(phone_region),
         })
     }
 
@@ -344,7 +360,7 @@ impl HttpProvider {
         match status {
             StatusCode::OK => match body
                 .map_err(|_| "unreadable body".to_string())
-                .and_then(|b| changes_from(&b))
+                .and_then(|b| changes_from(&b, self.phone_region))
             {
                 Ok(changes) => Answer::Final(Lookup::Found {
                     changes,
@@ -361,19 +377,30 @@ impl HttpProvider {
                 reason: format!("provider error ({})", s.as_u16()),
                 after,
             },
+            // 401, 403, 400…: asking again at once would get the same answer,
+            // so the contact is rescheduled without retries in the lookup.
+            s if s.is_client_error() => Answer::Final(Lookup::Retry {
+                reason: format!("refused ({})", s.as_u16()),
+                after: None,
+            }),
             s => transient(format!("unexpected status {}", s.as_u16())),
         }
     }
 
     /// Asks about `email`, retrying transient failures with exponential
     /// backoff (or the service's `Retry-After`) while the wait stays short.
+    /// A request holds one of the `concurrency` slots only while it is in
+    /// flight, never while it waits to be retried.
     pub async fn ask(&self, email: &str) -> Lookup {
-        let Ok(_permit) = self.permits.acquire().await else {
-            return Lookup::NotFound;
-        };
         let mut attempt = 0;
         loop {
-            let (reason, after) = match self.request(email).await {
+            let answer = {
+                let Ok(_slot) = self.permits.acquire().await else {
+                    return Lookup::NotFound;
+                };
+                self.request(email).await
+            };
+            let (reason, after) = match answer {
                 Answer::Final(lookup) => return lookup,
                 Answer::Transient { reason, after } => (reason, after),
             };
@@ -584,20 +611,60 @@ mod tests {
     }
 
     #[test]
-    fn answers_fill_only_valid_offered_fields() {
-        let changes = changes_from(
-            br#"{"title":" VP Sales ","photo_url":"not a url","notes":"x","phone":"+1 202 555 0142"}"#,
-        )
-        .unwrap();
-        let fields: Vec<_> = changes
-            .iter()
-            .map(|c| (c.field, c.value.as_str()))
-            .collect();
-        assert_eq!(
-            fields,
-            vec![("title", "VP Sales"), ("phone", "+1 202 555 0142")]
+    fn retry_after_reads_an_http_date() {
+        use aws_smithy_types::date_time::{DateTime, Format};
+        let in_an_hour = std::time::SystemTime::now() + Duration::from_secs(3600);
+        let date = DateTime::from(in_an_hour).fmt(Format::HttpDate).unwrap();
+        let wait = retry_after(Some(&HeaderValue::from_str(&date).unwrap())).unwrap();
+        assert!(
+            (Duration::from_secs(3590)..=Duration::from_secs(3600)).contains(&wait),
+            "{date} -> {wait:?}"
         );
-        assert!(changes_from(b"<html>").is_err());
-        assert!(changes_from(b"[1,2]").is_err());
+        let past = HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT");
+        assert_eq!(retry_after(Some(&past)), Some(Duration::ZERO));
+    }
+
+    fn filled(body: &str) -> Vec<(&'static str, String)> {
+        changes_from(body.as_bytes(), builtin::phone_region("US"))
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.field, c.value))
+            .collect()
+    }
+
+    #[test]
+    fn answers_fill_only_valid_offered_fields() {
+        assert_eq!(
+            filled(r#"{"title":" VP Sales ","photo_url":"not a url","notes":"x"}"#),
+            vec![("title", "VP Sales".to_string())]
+        );
+        assert!(changes_from(b"<html>", None).is_err());
+        assert!(changes_from(b"[1,2]", None).is_err());
+    }
+
+    #[test]
+    fn provider_phones_and_linkedin_urls_are_normalised_like_the_builtin_ones() {
+        assert_eq!(
+            filled(
+                r#"{"phone":"+1 (202) 555-0142","linkedin_url":"http://uk.LinkedIn.com/in/Jane-Smith/?trk=x"}"#
+            ),
+            vec![
+                ("phone", "+12025550142".to_string()),
+                (
+                    "linkedin_url",
+                    "https://www.linkedin.com/in/jane-smith".to_string()
+                ),
+            ]
+        );
+        assert_eq!(
+            filled(r#"{"phone":"(202) 555-0142"}"#),
+            vec![("phone", "+12025550142".to_string())],
+            "a number without +country is read in the configured region"
+        );
+        assert!(
+            filled(r#"{"phone":"call me","linkedin_url":"https://example.com/in/jane"}"#)
+                .is_empty(),
+            "what does not normalise is not filled"
+        );
     }
 }
