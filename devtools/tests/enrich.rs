@@ -19,7 +19,7 @@ use shared::enrich::builtin::gravatar_url;
 use shared::enrich::http::{HttpProvider, HttpSettings};
 use shared::enrich::job::{Job, Outcome};
 use shared::enrich::queue::{self, Meter, Queue};
-use shared::enrich::{Change, EnrichConfig, Limits, Lookup, Provider, Summary};
+use shared::enrich::{Change, EnrichConfig, Enricher, Limits, Lookup, Provider, Summary};
 
 async fn item(api: &TestApi, id: &str) -> Item {
     api.app.store.get_contact(id).await.unwrap().unwrap()
@@ -42,8 +42,15 @@ async fn run(job: &Job) -> Summary {
     job.run(Limits::default(), &|_| {}).await
 }
 
+/// The default job: the built-in provider only.
+fn builtin_job(api: &TestApi) -> Job {
+    Enricher::new(EnrichConfig::default())
+        .unwrap()
+        .job(&api.app.store)
+}
+
 async fn run_builtin(api: &TestApi) -> Summary {
-    run(&EnrichConfig::default().job(&api.app.store).unwrap()).await
+    run(&builtin_job(api)).await
 }
 
 fn http_settings(fake: &FakeProvider) -> HttpSettings {
@@ -167,7 +174,7 @@ async fn a_second_run_changes_nothing() {
 async fn processing_the_same_contact_twice_changes_nothing_the_second_time() {
     let api = TestApi::new().await;
     let id = api.contact(json!({"email": "jane@acme.com"})).await;
-    let job = EnrichConfig::default().job(&api.app.store).unwrap();
+    let job = builtin_job(&api);
     let read = item(&api, &id).await;
     let first = job.process(read.clone()).await.unwrap();
     assert!(matches!(first, Outcome::Written { .. }), "{first:?}");
@@ -336,12 +343,12 @@ async fn a_run_stops_at_its_limits_and_the_next_run_finishes() {
         api.contact(json!({"email": format!("p{i}@acme.com")}))
             .await;
     }
-    let job = EnrichConfig::default().job(&api.app.store).unwrap();
+    let job = builtin_job(&api);
     let past = job
         .run(
             Limits {
                 stop_at: Some(Instant::now()),
-                max_contacts: None,
+                ..Default::default()
             },
             &|_| {},
         )
@@ -351,8 +358,8 @@ async fn a_run_stops_at_its_limits_and_the_next_run_finishes() {
     let two = job
         .run(
             Limits {
-                stop_at: None,
                 max_contacts: Some(2),
+                ..Default::default()
             },
             &|_| {},
         )
@@ -367,19 +374,60 @@ async fn a_run_stops_at_its_limits_and_the_next_run_finishes() {
 async fn the_lambda_handler_stops_before_the_deadline_in_its_context() {
     let api = TestApi::new().await;
     let id = api.contact(json!({"email": "jane@acme.com"})).await;
-    let config = EnrichConfig::default();
+    let enricher = Enricher::new(EnrichConfig::default()).unwrap();
     // Less time left than the reserve: the run starts nothing.
     let soon = queue::epoch_ms(&shared::store::now()) as u64 + 1_000;
-    let s = shared::enrich::lambda::handle(&api.app, &config, soon)
-        .await
-        .unwrap();
+    let s = shared::enrich::lambda::handle(&api.app, &enricher, soon).await;
     assert_eq!((s.processed, s.stopped_early), (0, true), "{s}");
     assert!(queue::is_due(&item(&api, &id).await, i64::MAX));
     let later = queue::epoch_ms(&shared::store::now()) as u64 + 60_000;
-    let s = shared::enrich::lambda::handle(&api.app, &config, later)
-        .await
-        .unwrap();
+    let s = shared::enrich::lambda::handle(&api.app, &enricher, later).await;
     assert_eq!((s.processed, s.stopped_early), (1, false), "{s}");
+}
+
+#[tokio::test]
+async fn a_slow_provider_cannot_make_a_run_overrun_its_deadline() {
+    let api = TestApi::new().await;
+    let fake = FakeProvider::start().await;
+    // Far slower than the time left, and than the request timeout allows for.
+    fake.set_delay(Duration::from_secs(20));
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(
+            api.contact(json!({"email": format!("slow{i}@acme.com")}))
+                .await,
+        );
+    }
+    let mut settings = http_settings(&fake);
+    settings.timeout = Duration::from_secs(30);
+    settings.concurrency = 2; // the rest wait for a slot, also past the deadline
+    let config = EnrichConfig {
+        deadline_reserve: Duration::from_millis(1_000),
+        http: Some(settings),
+        ..no_wait_config()
+    };
+    let enricher = Enricher::new(config).unwrap();
+    let deadline = queue::epoch_ms(&shared::store::now()) as u64 + 2_000;
+    let s = shared::enrich::lambda::handle(&api.app, &enricher, deadline).await;
+    let now = queue::epoch_ms(&shared::store::now()) as u64;
+    assert!(
+        now < deadline,
+        "returned {} ms after the deadline",
+        now - deadline
+    );
+    assert_eq!((s.processed, s.interrupted), (0, 6), "{s}");
+    assert!(s.stopped_early);
+    for id in &ids {
+        let c = item(&api, id).await;
+        assert_eq!(text_attr(&c, "enrichment_status"), Some("pending"));
+        assert!(queue::is_due(&c, i64::MAX), "{id} is still due");
+        assert_eq!(shown(&api, id).await["version"], 1, "{id} untouched");
+    }
+    // Nothing was lost: once the service answers, the next run does them all.
+    fake.set_delay(Duration::ZERO);
+    let later = queue::epoch_ms(&shared::store::now()) as u64 + 60_000;
+    let s = shared::enrich::lambda::handle(&api.app, &enricher, later).await;
+    assert_eq!((s.enriched, s.interrupted), (6, 0), "{s}");
 }
 
 /// Answers like the built-in provider would, but never returns from call
@@ -570,8 +618,16 @@ async fn the_http_provider_refuses_internal_addresses_without_the_dev_flag() {
     );
     settings.url = fake.url.replace("http://127.0.0.1", "https://localhost");
     assert!(
-        HttpProvider::new(settings, "US").is_err(),
+        HttpProvider::new(settings.clone(), "US").is_err(),
         "https://localhost"
+    );
+    let refused = EnrichConfig {
+        http: Some(settings),
+        ..Default::default()
+    };
+    assert!(
+        Enricher::new(refused).is_err(),
+        "the Lambda fails at init, not per run"
     );
 }
 
@@ -677,5 +733,34 @@ async fn a_lookup_waiting_to_retry_gives_its_slot_to_another() {
     assert_ne!(
         log[0], log[1],
         "the second contact was asked while the first waited to retry: {log:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_company_created_after_a_run_is_linked_by_the_next_run_of_the_same_container() {
+    let api = TestApi::new().await;
+    let enricher = Enricher::new(EnrichConfig::default()).unwrap();
+    let id = api.contact(json!({"email": "jane@newco.com"})).await;
+    run(&enricher.job(&api.app.store)).await;
+    assert!(shown(&api, &id).await["company_id"].is_null());
+
+    let r = api
+        .post(
+            "/api/companies",
+            json!({"name": "Newco", "domain": "newco.com"}),
+        )
+        .await;
+    let newco = r.data()["id"].as_str().unwrap().to_string();
+    api.patch(
+        &format!("/api/contacts/{id}"),
+        json!({"enrichment_status": "pending"}),
+    )
+    .await;
+    let s = run(&enricher.job(&api.app.store)).await;
+    assert_eq!(s.enriched, 1, "{s}");
+    assert_eq!(
+        shown(&api, &id).await["company_id"],
+        newco.as_str(),
+        "no company lookup is cached from the earlier run"
     );
 }

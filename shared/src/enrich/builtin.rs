@@ -62,7 +62,8 @@ pub fn phone_region(code: &str) -> Option<PhoneRegion> {
 }
 
 /// Company lookups go through the companies table's `by_domain` index,
-/// cached for the run (many contacts share a domain).
+/// cached for the run (many contacts share a domain), so one is built per
+/// run: a company created since the last run is found.
 pub struct Builtin {
     queue: Queue,
     meter: Arc<Meter>,

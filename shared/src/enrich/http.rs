@@ -263,7 +263,8 @@ fn changes_from(body: &[u8], phone_region: Option<PhoneRegion>) -> Result<Vec<Ch
 
 type Https = HttpsConnector<HttpConnector<GuardedResolver>>;
 
-/// The HTTP provider. One per run; requests share a connection pool.
+/// The HTTP provider. Built once per container: its client keeps the
+/// connection pool and TLS roots across runs.
 pub struct HttpProvider {
     client: Client<Https, Full<Bytes>>,
     uri: Uri,
