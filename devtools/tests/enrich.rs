@@ -711,6 +711,53 @@ async fn a_retry_after_given_as_an_http_date_is_honoured() {
 }
 
 #[tokio::test]
+async fn with_a_person_source_a_404_is_not_found_though_the_builtin_still_tidies() {
+    let api = TestApi::new().await;
+    let fake = FakeProvider::start().await;
+    fake.script(
+        "ann@acme.com",
+        [Reply::Data(json!({
+            "title": "CTO",
+            "phone": "+1 (202) 555-0199",
+            "linkedin_url": "http://uk.LinkedIn.com/in/Ann-X/?trk=1",
+        }))],
+    );
+    let ann = api.contact(json!({"email": "ann@acme.com"})).await;
+    let nobody = api
+        .contact(json!({"email": "nobody@acme.com", "phone": "(202) 555-0142"}))
+        .await;
+    let config = EnrichConfig {
+        http: Some(http_settings(&fake)),
+        ..Default::default()
+    };
+    let s = run(&Enricher::new(config).unwrap().job(&api.app.store)).await;
+    assert_eq!((s.enriched, s.not_found), (1, 1), "{s}");
+
+    let a = shown(&api, &ann).await;
+    assert_eq!(a["enrichment_status"], "enriched");
+    assert_eq!(a["enrichment_data"]["found_by"], json!(["http"]));
+    assert_eq!(a["phone"], "+12025550199", "the provider's phone in E.164");
+    assert_eq!(a["linkedin_url"], "https://www.linkedin.com/in/ann-x");
+    assert_eq!(a["enrichment_data"]["fields_set"]["phone"], "http");
+
+    let n = shown(&api, &nobody).await;
+    assert_eq!(n["enrichment_status"], "not_found");
+    assert_eq!(n["enrichment_data"]["found_by"], json!([]));
+    assert_eq!(
+        n["enrichment_data"]["providers"],
+        json!(["http", "builtin"])
+    );
+    assert_eq!(
+        n["phone"], "+12025550142",
+        "the built-in's tidying still lands"
+    );
+    assert_eq!(
+        n["enrichment_data"]["facts"]["builtin"]["email_domain"],
+        "acme.com"
+    );
+}
+
+#[tokio::test]
 async fn a_lookup_waiting_to_retry_gives_its_slot_to_another() {
     let api = TestApi::new().await;
     let fake = FakeProvider::start().await;

@@ -168,6 +168,12 @@ impl Provider for Builtin {
         NAME
     }
 
+    /// What it finds is derived from the contact itself, so it does not
+    /// make a person "found" when a person-data service was asked.
+    fn is_person_source(&self) -> bool {
+        false
+    }
+
     fn lookup<'a>(&'a self, contact: &'a Item) -> BoxFuture<'a, Lookup> {
         self.look(contact).boxed()
     }

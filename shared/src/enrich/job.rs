@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use super::plan::{Findings, RetryPolicy, Verdict, plan};
+use super::plan::{Answer, Findings, RetryPolicy, Verdict, plan};
 use super::provider::Provider;
 use super::queue::{self, Meter, Queue};
 use super::report::Summary;
@@ -96,7 +96,11 @@ impl Job {
         for p in &self.providers {
             let lookup = p.lookup(contact).await;
             let stop = matches!(lookup, super::Lookup::Retry { .. });
-            answers.push((p.name(), lookup));
+            answers.push(Answer {
+                provider: p.name(),
+                person_source: p.is_person_source(),
+                lookup,
+            });
             if stop {
                 break;
             }

@@ -15,10 +15,19 @@ use crate::fields::contact_field;
 use crate::store::expr::Update;
 use crate::validate;
 
+/// One provider's answer about one contact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub provider: &'static str,
+    /// See [`crate::enrich::Provider::is_person_source`].
+    pub person_source: bool,
+    pub lookup: Lookup,
+}
+
 /// Every provider's answer for one contact, in provider order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Findings {
-    pub answers: Vec<(&'static str, Lookup)>,
+    pub answers: Vec<Answer>,
 }
 
 /// Retry policy for failed attempts.
@@ -61,6 +70,8 @@ pub struct Plan {
     /// The company the update links the contact to, whose total must move
     /// in the same write.
     pub company_linked: Option<String>,
+    /// The `enrichment_data` the update writes.
+    pub data: Map<String, Value>,
 }
 
 /// Checks a proposed value against the field table's rules (kind, limits),
@@ -79,10 +90,13 @@ fn s(v: impl Into<String>) -> AttributeValue {
 pub fn plan(current: &Item, findings: &Findings, retry: RetryPolicy, now_ms: i64) -> Plan {
     let now = queue::rfc3339(now_ms);
     let mut u = Update::new();
-    let failure = findings.answers.iter().find_map(|(name, l)| match l {
-        Lookup::Retry { reason, after } => Some((*name, reason.as_str(), *after)),
+    let failure = findings.answers.iter().find_map(|a| match &a.lookup {
+        Lookup::Retry { reason, after } => Some((a.provider, reason.as_str(), *after)),
         _ => None,
     });
+    // Derived facts (the built-in provider's) make a person "found" only
+    // when no person-data source was asked.
+    let person_asked = findings.answers.iter().any(|a| a.person_source);
 
     let (verdict, fields_set, data, company_linked) =
         if let Some((provider, reason, after)) = failure {
@@ -111,11 +125,14 @@ pub fn plan(current: &Item, findings: &Findings, retry: RetryPolicy, now_ms: i64
             let mut checked: Vec<&'static str> = Vec::new();
             let mut facts = Map::new();
             let mut found_by = Vec::new();
-            for (provider, lookup) in &findings.answers {
-                let Lookup::Found { changes, facts: f } = lookup else {
+            for answer in &findings.answers {
+                let provider = &answer.provider;
+                let Lookup::Found { changes, facts: f } = &answer.lookup else {
                     continue;
                 };
-                found_by.push(Value::String(provider.to_string()));
+                if answer.person_source || !person_asked {
+                    found_by.push(Value::String(provider.to_string()));
+                }
                 if !f.is_empty() {
                     facts.insert(provider.to_string(), Value::Object(f.clone()));
                 }
@@ -158,7 +175,7 @@ pub fn plan(current: &Item, findings: &Findings, retry: RetryPolicy, now_ms: i64
                 .map(|(f, p)| (f.to_string(), Value::String(p.to_string())))
                 .collect();
             let data = json!({
-                "providers": findings.answers.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+                "providers": findings.answers.iter().map(|a| a.provider).collect::<Vec<_>>(),
                 "found_by": found_by,
                 "enriched_at": now,
                 "fields_set": set,
@@ -178,12 +195,11 @@ pub fn plan(current: &Item, findings: &Findings, retry: RetryPolicy, now_ms: i64
             (verdict, fields_set, data, company_linked)
         };
 
+    let data = data.as_object().cloned().unwrap_or_default();
     u.set("enrichment_status", s(verdict.status()))
         .set(
             "enrichment_data",
-            crate::contact::attribute(&crate::validate::FieldValue::Object(
-                data.as_object().cloned().unwrap_or_default(),
-            )),
+            crate::contact::attribute(&crate::validate::FieldValue::Object(data.clone())),
         )
         .set(attr::UPDATED_AT, s(&now))
         .add(attr::VERSION, 1)
@@ -197,6 +213,7 @@ pub fn plan(current: &Item, findings: &Findings, retry: RetryPolicy, now_ms: i64
         verdict,
         fields_set,
         company_linked,
+        data,
     }
 }
 
@@ -218,13 +235,35 @@ mod tests {
         i
     }
 
+    fn answer(provider: &'static str, person_source: bool, lookup: Lookup) -> Answer {
+        Answer {
+            provider,
+            person_source,
+            lookup,
+        }
+    }
+
+    fn found_lookup(changes: Vec<Change>) -> Lookup {
+        Lookup::Found {
+            changes,
+            facts: Map::new(),
+        }
+    }
+
     fn found(changes: Vec<Change>) -> Findings {
         Findings {
-            answers: vec![(
-                "p",
-                Lookup::Found {
-                    changes,
-                    facts: Map::new(),
+            answers: vec![answer("p", true, found_lookup(changes))],
+        }
+    }
+
+    fn down() -> Findings {
+        Findings {
+            answers: vec![answer(
+                "http",
+                true,
+                Lookup::Retry {
+                    reason: "status 500".into(),
+                    after: None,
                 },
             )],
         }
@@ -292,15 +331,7 @@ mod tests {
 
     #[test]
     fn failures_back_off_then_stay_failed() {
-        let retry = Findings {
-            answers: vec![(
-                "http",
-                Lookup::Retry {
-                    reason: "status 500".into(),
-                    after: None,
-                },
-            )],
-        };
+        let retry = down();
         let p = plan(&item(&[]), &retry, RETRY, NOW);
         assert_eq!(p.verdict, Verdict::RetryLater);
         assert!(values(&p).contains(&AttributeValue::N((NOW + 60_000).to_string())));
@@ -314,7 +345,64 @@ mod tests {
     #[test]
     fn nothing_found_is_not_found() {
         let f = Findings {
-            answers: vec![("p", Lookup::NotFound)],
+            answers: vec![answer("p", true, Lookup::NotFound)],
+        };
+        assert_eq!(plan(&item(&[]), &f, RETRY, NOW).verdict, Verdict::NotFound);
+    }
+
+    #[test]
+    fn derived_facts_alone_do_not_find_a_person_a_person_source_does_not_know() {
+        let f = Findings {
+            answers: vec![
+                answer("http", true, Lookup::NotFound),
+                answer(
+                    "builtin",
+                    false,
+                    found_lookup(vec![Change::replace(
+                        "phone",
+                        "(202) 555-0142",
+                        "+12025550142",
+                    )]),
+                ),
+            ],
+        };
+        let p = plan(&item(&[("phone", "(202) 555-0142")]), &f, RETRY, NOW);
+        assert_eq!(p.verdict, Verdict::NotFound);
+        assert_eq!(
+            p.fields_set,
+            vec![("phone", "builtin")],
+            "the tidying still lands"
+        );
+        assert_eq!(p.data["found_by"], json!([]));
+    }
+
+    #[test]
+    fn a_person_source_that_knows_the_person_makes_it_enriched() {
+        let f = Findings {
+            answers: vec![
+                answer(
+                    "http",
+                    true,
+                    found_lookup(vec![Change::fill("title", "CTO")]),
+                ),
+                answer("builtin", false, found_lookup(vec![])),
+            ],
+        };
+        let p = plan(&item(&[]), &f, RETRY, NOW);
+        assert_eq!(p.verdict, Verdict::Enriched);
+        assert_eq!(p.data["found_by"], json!(["http"]));
+    }
+
+    #[test]
+    fn with_only_derived_sources_what_they_find_counts() {
+        let f = Findings {
+            answers: vec![answer("builtin", false, found_lookup(vec![]))],
+        };
+        let p = plan(&item(&[]), &f, RETRY, NOW);
+        assert_eq!(p.verdict, Verdict::Enriched);
+        assert_eq!(p.data["found_by"], json!(["builtin"]));
+        let f = Findings {
+            answers: vec![answer("builtin", false, Lookup::NotFound)],
         };
         assert_eq!(plan(&item(&[]), &f, RETRY, NOW).verdict, Verdict::NotFound);
     }
