@@ -758,29 +758,69 @@ async fn with_a_person_source_a_404_is_not_found_though_the_builtin_still_tidies
 }
 
 #[tokio::test]
-async fn a_lookup_waiting_to_retry_gives_its_slot_to_another() {
+async fn a_users_enrichment_data_is_kept_through_failures_and_enrichment() {
     let api = TestApi::new().await;
-    let fake = FakeProvider::start().await;
-    fake.script("a@acme.com", [Reply::ServerError]);
-    fake.script("b@acme.com", [Reply::ServerError]);
-    api.contact(json!({"email": "a@acme.com"})).await;
-    api.contact(json!({"email": "b@acme.com"})).await;
-    let mut settings = http_settings(&fake);
-    settings.concurrency = 1;
-    settings.retry_base = Duration::from_millis(300);
-    settings.max_inline_wait = Duration::from_secs(1);
-    let job = job_with(
-        &api,
-        &EnrichConfig::default(),
-        vec![http_provider(settings)],
+    let id = api.contact(json!({"email": "jane@acme.com"})).await;
+    let r = api
+        .patch(
+            &format!("/api/contacts/{id}"),
+            json!({"enrichment_data": {"crm": "hubspot", "score": 7}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    let failing = job_with(&api, &no_wait_config(), vec![Box::new(Down)]);
+    let s = run(&failing).await;
+    assert_eq!((s.retried, s.races), (1, 0), "{s}");
+    let data = shown(&api, &id).await["enrichment_data"].clone();
+    assert_eq!(
+        (data["crm"].clone(), data["score"].clone()),
+        (json!("hubspot"), json!(7))
     );
-    assert_eq!(run(&job).await.enriched, 2);
-    let log = fake.log();
-    assert_eq!(log.len(), 4, "{log:?}");
-    assert_ne!(
-        log[0], log[1],
-        "the second contact was asked while the first waited to retry: {log:?}"
+    assert_eq!(data["attempts"], 1);
+
+    let s = run_builtin(&api).await;
+    assert_eq!((s.enriched, s.races), (1, 0), "{s}");
+    let data = shown(&api, &id).await["enrichment_data"].clone();
+    assert_eq!(
+        (data["crm"].clone(), data["score"].clone()),
+        (json!("hubspot"), json!(7))
     );
+    assert!(data["enriched_at"].is_string());
+    assert!(
+        data.get("attempts").is_none() && data.get("last_error").is_none(),
+        "the job's own failure notes are replaced: {data}"
+    );
+}
+
+#[tokio::test]
+async fn enrichment_data_patched_while_the_job_works_survives() {
+    let api = Arc::new(TestApi::new().await);
+    let id = api.contact(json!({"email": "jane@acme.com"})).await;
+    let (api2, id2) = (api.clone(), id.clone());
+    let racing = Racing {
+        during: Box::new(move || {
+            let (api, id) = (api2.clone(), id2.clone());
+            async move {
+                let r = api
+                    .patch(
+                        &format!("/api/contacts/{id}"),
+                        json!({"enrichment_data": {"crm": "salesforce"}}),
+                    )
+                    .await;
+                assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            }
+            .boxed()
+        }),
+        calls: AtomicU32::new(0),
+    };
+    let job = job_with(&api, &EnrichConfig::default(), vec![Box::new(racing)]);
+    let s = run(&job).await;
+    assert_eq!((s.enriched, s.races), (1, 1), "{s}");
+    let c = shown(&api, &id).await;
+    assert_eq!(c["enrichment_data"]["crm"], "salesforce");
+    assert_eq!(c["enrichment_data"]["found_by"], json!(["racing"]));
+    assert_eq!(c["title"], "Engineer");
 }
 
 #[tokio::test]
@@ -809,5 +849,31 @@ async fn a_company_created_after_a_run_is_linked_by_the_next_run_of_the_same_con
         shown(&api, &id).await["company_id"],
         newco.as_str(),
         "no company lookup is cached from the earlier run"
+    );
+}
+
+#[tokio::test]
+async fn a_lookup_waiting_to_retry_gives_its_slot_to_another() {
+    let api = TestApi::new().await;
+    let fake = FakeProvider::start().await;
+    fake.script("a@acme.com", [Reply::ServerError]);
+    fake.script("b@acme.com", [Reply::ServerError]);
+    api.contact(json!({"email": "a@acme.com"})).await;
+    api.contact(json!({"email": "b@acme.com"})).await;
+    let mut settings = http_settings(&fake);
+    settings.concurrency = 1;
+    settings.retry_base = Duration::from_millis(300);
+    settings.max_inline_wait = Duration::from_secs(1);
+    let job = job_with(
+        &api,
+        &EnrichConfig::default(),
+        vec![http_provider(settings)],
+    );
+    assert_eq!(run(&job).await.enriched, 2);
+    let log = fake.log();
+    assert_eq!(log.len(), 4, "{log:?}");
+    assert_ne!(
+        log[0], log[1],
+        "the second contact was asked while the first waited to retry: {log:?}"
     );
 }

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
-use super::plan::{Answer, Findings, RetryPolicy, Verdict, plan};
+use super::plan::{Answer, ENRICHMENT_DATA, Findings, RetryPolicy, Verdict, plan};
 use super::provider::Provider;
 use super::queue::{self, Meter, Queue};
 use super::report::Summary;
-use crate::contact::{Item, text_attr};
+use crate::contact::{Item, text_attr, version_of};
 use crate::error::ApiError;
 
 /// Writes that lose the race this many times in a row are left for the next run.
@@ -116,8 +116,19 @@ impl Job {
             return Ok(Outcome::Skipped);
         };
         let mut current = read;
+        // A failed attempt left `enrichment_data`, which the index does not
+        // project: read the whole contact first instead of failing the write.
+        if queue::attempts(&current) > 0 && !current.contains_key(ENRICHMENT_DATA) {
+            match self.queue.read(&id, &self.meter).await? {
+                Some(full) if queue::is_due(&full, now_ms()) => current = full,
+                _ => return Ok(Outcome::Skipped),
+            }
+        }
         let mut findings = self.ask(&current).await;
-        for races in 0..MAX_RACES {
+        let mut races = 0;
+        // One more try than races allowed: the first write of a contact read
+        // from the index can fail only because it has `enrichment_data`.
+        for _ in 0..=MAX_RACES {
             let p = plan(&current, &findings, self.retry, now_ms());
             if self
                 .queue
@@ -134,6 +145,12 @@ impl Job {
             };
             if !queue::is_due(&fresh, now_ms()) {
                 return Ok(Outcome::Skipped);
+            }
+            if version_of(&fresh) != version_of(&current) {
+                races += 1;
+                if races >= MAX_RACES {
+                    break;
+                }
             }
             if text_attr(&fresh, "email") != text_attr(&current, "email") {
                 findings = self.ask(&fresh).await;

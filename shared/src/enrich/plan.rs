@@ -30,6 +30,24 @@ pub struct Findings {
     pub answers: Vec<Answer>,
 }
 
+/// The contact attribute the job records provenance in.
+pub const ENRICHMENT_DATA: &str = "enrichment_data";
+
+/// Keys of `enrichment_data` that belong to the job: each write replaces
+/// all of them. Every other key (one a user PATCHed in) is kept as it was.
+pub const JOB_KEYS: &[&str] = &[
+    "providers",
+    "found_by",
+    "enriched_at",
+    "fields_set",
+    "facts",
+    "provider",
+    "attempts",
+    "last_error",
+    "failed_at",
+    "next_attempt_at",
+];
+
 /// Retry policy for failed attempts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -195,10 +213,18 @@ pub fn plan(current: &Item, findings: &Findings, retry: RetryPolicy, now_ms: i64
             (verdict, fields_set, data, company_linked)
         };
 
-    let data = data.as_object().cloned().unwrap_or_default();
+    let data = merged_data(current, data.as_object().cloned().unwrap_or_default());
+    // Conditional on the value the plan merged into, so what a user put
+    // there meanwhile is merged too, never overwritten. A contact read from
+    // the queue index carries no `enrichment_data` (it is not projected):
+    // when it has one, this fails and the job re-reads the whole contact.
+    match current.get(ENRICHMENT_DATA) {
+        Some(read) => u.require_eq(ENRICHMENT_DATA, read.clone()),
+        None => u.require_absent(ENRICHMENT_DATA),
+    };
     u.set("enrichment_status", s(verdict.status()))
         .set(
-            "enrichment_data",
+            ENRICHMENT_DATA,
             crate::contact::attribute(&crate::validate::FieldValue::Object(data.clone())),
         )
         .set(attr::UPDATED_AT, s(&now))
@@ -215,6 +241,19 @@ pub fn plan(current: &Item, findings: &Findings, retry: RetryPolicy, now_ms: i64
         company_linked,
         data,
     }
+}
+
+/// `enrichment_data` after this write: what `current` holds, minus the
+/// job's previous keys ([`JOB_KEYS`]), plus the job's new `data`.
+fn merged_data(current: &Item, data: Map<String, Value>) -> Map<String, Value> {
+    let mut merged = current
+        .get(ENRICHMENT_DATA)
+        .and_then(|v| v.as_s().ok())
+        .and_then(|text| serde_json::from_str::<Map<String, Value>>(text).ok())
+        .unwrap_or_default();
+    merged.retain(|k, _| !JOB_KEYS.contains(&k.as_str()));
+    merged.extend(data);
+    merged
 }
 
 #[cfg(test)]
@@ -405,5 +444,76 @@ mod tests {
             answers: vec![answer("builtin", false, Lookup::NotFound)],
         };
         assert_eq!(plan(&item(&[]), &f, RETRY, NOW).verdict, Verdict::NotFound);
+    }
+
+    fn with_data(data: Value) -> Item {
+        let mut i = item(&[]);
+        i.insert(ENRICHMENT_DATA.into(), s(data.to_string()));
+        i
+    }
+
+    #[test]
+    fn a_users_enrichment_data_is_merged_into_not_overwritten() {
+        let user = json!({"crm": "hubspot", "score": 7});
+        let cur = with_data(user.clone());
+        let p = plan(&cur, &found(vec![]), RETRY, NOW);
+        assert_eq!(p.data["crm"], "hubspot");
+        assert_eq!(p.data["score"], 7);
+        assert!(p.data["enriched_at"].is_string());
+        assert!(
+            values(&p).contains(&s(user.to_string())),
+            "the write is conditional on the value read"
+        );
+        let p = plan(&cur, &down(), RETRY, NOW);
+        assert_eq!(
+            (p.data["crm"].clone(), p.data["attempts"].clone()),
+            (json!("hubspot"), json!(1))
+        );
+    }
+
+    #[test]
+    fn the_jobs_own_earlier_keys_are_replaced() {
+        let cur = with_data(json!({
+            "crm": "hubspot", "attempts": 2, "last_error": "status 500",
+            "failed_at": "x", "next_attempt_at": "y", "provider": "http"
+        }));
+        let p = plan(&cur, &found(vec![]), RETRY, NOW);
+        let mut keys: Vec<_> = p.data.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "crm",
+                "enriched_at",
+                "facts",
+                "fields_set",
+                "found_by",
+                "providers"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_key_the_job_writes_is_one_of_its_own() {
+        for p in [
+            plan(&item(&[]), &found(vec![]), RETRY, NOW),
+            plan(&item(&[]), &down(), RETRY, NOW),
+        ] {
+            for k in p.data.keys() {
+                assert!(JOB_KEYS.contains(&k.as_str()), "{k}");
+            }
+        }
+    }
+
+    #[test]
+    fn without_enrichment_data_read_the_write_requires_there_is_none() {
+        let p = plan(&item(&[]), &found(vec![]), RETRY, NOW);
+        let cond = p.update.condition().unwrap();
+        let names = p.update.ph.names().unwrap();
+        let data = names.iter().find(|(_, a)| *a == ENRICHMENT_DATA).unwrap().0;
+        assert!(
+            cond.contains(&format!("attribute_not_exists({data})")),
+            "{cond}"
+        );
     }
 }
