@@ -38,5 +38,5 @@ if [[ -z "${DYNAMODB_ENDPOINT:-}" ]]; then
 fi
 # The job logs warnings only; the bench prints the figures.
 export RUST_LOG="${RUST_LOG:-warn}"
-cargo build --quiet -p devtools --bin enrich-bench
-"$ROOT/target/debug/enrich-bench" "$@"
+# cargo run, not target/debug/…: it honours CARGO_TARGET_DIR.
+cargo run --quiet -p devtools --bin enrich-bench -- "$@"

@@ -1,17 +1,23 @@
 //! A stand-in for a person-enrichment service, served on loopback, for the
-//! HTTP provider's tests and the fault bench. It answers from a per-email
-//! script when there is one, else by its fault rate, and counts what it did.
+//! HTTP provider's tests and the fault bench. Like the real thing it refuses
+//! a call without its key (`Authorization: Bearer` [`API_KEY`], else 401);
+//! it answers from a per-email script when there is one, else by its fault
+//! rate, and counts what it did.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+
+/// The key the service expects.
+pub const API_KEY: &str = "fake-provider-key";
 
 /// One scripted answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +27,8 @@ pub enum Reply {
     NotFound,
     /// 429 with `Retry-After: secs`.
     Throttle(u64),
+    /// 429 with `Retry-After` as an HTTP date.
+    ThrottleUntil(SystemTime),
     ServerError,
     /// 200 with a body that is not JSON.
     Garbage,
@@ -34,6 +42,10 @@ struct Inner {
     /// Percent of unscripted calls that fail (alternately 429 and 500).
     fault_percent: AtomicU64,
     calls: AtomicU64,
+    /// Calls refused for a missing or wrong key.
+    unauthorized: AtomicU64,
+    /// The email of every answered call, in the order they arrived.
+    log: Mutex<Vec<String>>,
     /// 200s with data, per email.
     served: Mutex<HashMap<String, u64>>,
     in_flight: AtomicUsize,
@@ -114,8 +126,19 @@ impl FakeProvider {
             .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
+    /// Calls answered (with the right key).
     pub fn calls(&self) -> u64 {
         self.inner.calls.load(Ordering::SeqCst)
+    }
+
+    /// The email of every answered call, in arrival order.
+    pub fn log(&self) -> Vec<String> {
+        self.inner.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Calls refused with 401 for a missing or wrong key.
+    pub fn unauthorized(&self) -> u64 {
+        self.inner.unauthorized.load(Ordering::SeqCst)
     }
 
     /// Most requests that were in flight at once.
@@ -141,19 +164,27 @@ impl Drop for InFlight<'_> {
     }
 }
 
-async fn answer(State(inner): State<Arc<Inner>>, _headers: HeaderMap, body: String) -> Response {
+async fn answer(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: String) -> Response {
+    let expected = format!("Bearer {API_KEY}");
+    if headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()) != Some(expected.as_bytes()) {
+        inner.unauthorized.fetch_add(1, Ordering::SeqCst);
+        return (StatusCode::UNAUTHORIZED, "{}").into_response();
+    }
     let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     inner.max_in_flight.fetch_max(now, Ordering::SeqCst);
     let _guard = InFlight(&inner);
     let call = inner.calls.fetch_add(1, Ordering::SeqCst);
-    let delay = inner.delay_ms.load(Ordering::SeqCst);
-    if delay > 0 {
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-    }
     let email = serde_json::from_str::<Value>(&body)
         .ok()
         .and_then(|v| v["email"].as_str().map(str::to_ascii_lowercase))
         .unwrap_or_default();
+    if let Ok(mut log) = inner.log.lock() {
+        log.push(email.clone());
+    }
+    let delay = inner.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     let scripted = inner
         .scripts
         .lock()
@@ -188,6 +219,17 @@ async fn answer(State(inner): State<Arc<Inner>>, _headers: HeaderMap, body: Stri
         Reply::Throttle(secs) => (
             StatusCode::TOO_MANY_REQUESTS,
             [(header::RETRY_AFTER, secs.to_string())],
+            "{}",
+        )
+            .into_response(),
+        Reply::ThrottleUntil(at) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(
+                header::RETRY_AFTER,
+                DateTime::from(at)
+                    .fmt(DateTimeFormat::HttpDate)
+                    .unwrap_or_default(),
+            )],
             "{}",
         )
             .into_response(),

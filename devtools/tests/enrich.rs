@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use common::TestApi;
-use devtools::fake_provider::{FakeProvider, Reply};
+use devtools::fake_provider::{self, FakeProvider, Reply};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use lambda_http::http::StatusCode;
@@ -19,7 +19,7 @@ use shared::enrich::builtin::gravatar_url;
 use shared::enrich::http::{HttpProvider, HttpSettings};
 use shared::enrich::job::{Job, Outcome};
 use shared::enrich::queue::{self, Meter, Queue};
-use shared::enrich::{Change, EnrichConfig, Limits, Lookup, Provider, Summary};
+use shared::enrich::{Change, EnrichConfig, Enricher, Limits, Lookup, Provider, Summary};
 
 async fn item(api: &TestApi, id: &str) -> Item {
     api.app.store.get_contact(id).await.unwrap().unwrap()
@@ -42,14 +42,21 @@ async fn run(job: &Job) -> Summary {
     job.run(Limits::default(), &|_| {}).await
 }
 
+/// The default job: the built-in provider only.
+fn builtin_job(api: &TestApi) -> Job {
+    Enricher::new(EnrichConfig::default())
+        .unwrap()
+        .job(&api.app.store)
+}
+
 async fn run_builtin(api: &TestApi) -> Summary {
-    run(&EnrichConfig::default().job(&api.app.store).unwrap()).await
+    run(&builtin_job(api)).await
 }
 
 fn http_settings(fake: &FakeProvider) -> HttpSettings {
     HttpSettings {
         url: fake.url.clone(),
-        api_key: Some("test-key".into()),
+        api_key: Some(fake_provider::API_KEY.into()),
         timeout: Duration::from_millis(500),
         concurrency: 4,
         retries: 2,
@@ -59,9 +66,13 @@ fn http_settings(fake: &FakeProvider) -> HttpSettings {
     }
 }
 
+fn http_provider(settings: HttpSettings) -> Box<HttpProvider> {
+    Box::new(HttpProvider::new(settings, "US").unwrap())
+}
+
+/// The HTTP provider alone, against `fake`.
 fn http_job(api: &TestApi, fake: &FakeProvider, config: &EnrichConfig) -> Job {
-    let provider = HttpProvider::new(http_settings(fake)).unwrap();
-    job_with(api, config, vec![Box::new(provider)])
+    job_with(api, config, vec![http_provider(http_settings(fake))])
 }
 
 /// Retries are due at once, so consecutive runs in a test can retry.
@@ -163,7 +174,7 @@ async fn a_second_run_changes_nothing() {
 async fn processing_the_same_contact_twice_changes_nothing_the_second_time() {
     let api = TestApi::new().await;
     let id = api.contact(json!({"email": "jane@acme.com"})).await;
-    let job = EnrichConfig::default().job(&api.app.store).unwrap();
+    let job = builtin_job(&api);
     let read = item(&api, &id).await;
     let first = job.process(read.clone()).await.unwrap();
     assert!(matches!(first, Outcome::Written { .. }), "{first:?}");
@@ -332,12 +343,12 @@ async fn a_run_stops_at_its_limits_and_the_next_run_finishes() {
         api.contact(json!({"email": format!("p{i}@acme.com")}))
             .await;
     }
-    let job = EnrichConfig::default().job(&api.app.store).unwrap();
+    let job = builtin_job(&api);
     let past = job
         .run(
             Limits {
                 stop_at: Some(Instant::now()),
-                max_contacts: None,
+                ..Default::default()
             },
             &|_| {},
         )
@@ -347,8 +358,8 @@ async fn a_run_stops_at_its_limits_and_the_next_run_finishes() {
     let two = job
         .run(
             Limits {
-                stop_at: None,
                 max_contacts: Some(2),
+                ..Default::default()
             },
             &|_| {},
         )
@@ -363,19 +374,60 @@ async fn a_run_stops_at_its_limits_and_the_next_run_finishes() {
 async fn the_lambda_handler_stops_before_the_deadline_in_its_context() {
     let api = TestApi::new().await;
     let id = api.contact(json!({"email": "jane@acme.com"})).await;
-    let config = EnrichConfig::default();
+    let enricher = Enricher::new(EnrichConfig::default()).unwrap();
     // Less time left than the reserve: the run starts nothing.
     let soon = queue::epoch_ms(&shared::store::now()) as u64 + 1_000;
-    let s = shared::enrich::lambda::handle(&api.app, &config, soon)
-        .await
-        .unwrap();
+    let s = shared::enrich::lambda::handle(&api.app, &enricher, soon).await;
     assert_eq!((s.processed, s.stopped_early), (0, true), "{s}");
     assert!(queue::is_due(&item(&api, &id).await, i64::MAX));
     let later = queue::epoch_ms(&shared::store::now()) as u64 + 60_000;
-    let s = shared::enrich::lambda::handle(&api.app, &config, later)
-        .await
-        .unwrap();
+    let s = shared::enrich::lambda::handle(&api.app, &enricher, later).await;
     assert_eq!((s.processed, s.stopped_early), (1, false), "{s}");
+}
+
+#[tokio::test]
+async fn a_slow_provider_cannot_make_a_run_overrun_its_deadline() {
+    let api = TestApi::new().await;
+    let fake = FakeProvider::start().await;
+    // Far slower than the time left, and than the request timeout allows for.
+    fake.set_delay(Duration::from_secs(20));
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(
+            api.contact(json!({"email": format!("slow{i}@acme.com")}))
+                .await,
+        );
+    }
+    let mut settings = http_settings(&fake);
+    settings.timeout = Duration::from_secs(30);
+    settings.concurrency = 2; // the rest wait for a slot, also past the deadline
+    let config = EnrichConfig {
+        deadline_reserve: Duration::from_millis(1_000),
+        http: Some(settings),
+        ..no_wait_config()
+    };
+    let enricher = Enricher::new(config).unwrap();
+    let deadline = queue::epoch_ms(&shared::store::now()) as u64 + 2_000;
+    let s = shared::enrich::lambda::handle(&api.app, &enricher, deadline).await;
+    let now = queue::epoch_ms(&shared::store::now()) as u64;
+    assert!(
+        now < deadline,
+        "returned {} ms after the deadline",
+        now - deadline
+    );
+    assert_eq!((s.processed, s.interrupted), (0, 6), "{s}");
+    assert!(s.stopped_early);
+    for id in &ids {
+        let c = item(&api, id).await;
+        assert_eq!(text_attr(&c, "enrichment_status"), Some("pending"));
+        assert!(queue::is_due(&c, i64::MAX), "{id} is still due");
+        assert_eq!(shown(&api, id).await["version"], 1, "{id} untouched");
+    }
+    // Nothing was lost: once the service answers, the next run does them all.
+    fake.set_delay(Duration::ZERO);
+    let later = queue::epoch_ms(&shared::store::now()) as u64 + 60_000;
+    let s = shared::enrich::lambda::handle(&api.app, &enricher, later).await;
+    assert_eq!((s.enriched, s.interrupted), (6, 0), "{s}");
 }
 
 /// Answers like the built-in provider would, but never returns from call
@@ -480,6 +532,27 @@ async fn the_http_provider_fills_found_people_and_marks_unknown_ones() {
 }
 
 #[tokio::test]
+async fn a_name_the_job_fills_in_is_found_by_search() {
+    let api = TestApi::new().await;
+    let fake = FakeProvider::start().await;
+    fake.script(
+        "zed@acme.com",
+        [Reply::Data(json!({"full_name": "Zedekiah Quarrington"}))],
+    );
+    let id = api.contact(json!({"email": "zed@acme.com"})).await;
+    assert_eq!(api.total("search=quarrington").await, 0);
+    let summary = run(&http_job(&api, &fake, &EnrichConfig::default())).await;
+    assert_eq!(summary.enriched, 1, "{summary}");
+    assert_eq!(shown(&api, &id).await["full_name"], "Zedekiah Quarrington");
+    assert_eq!(
+        api.total("search=quarrington").await,
+        1,
+        "the search copy follows"
+    );
+    assert_eq!(api.total("search=zed@acme").await, 1);
+}
+
+#[tokio::test]
 async fn the_http_provider_retries_throttling_and_errors_within_a_lookup() {
     let api = TestApi::new().await;
     let fake = FakeProvider::start().await;
@@ -545,7 +618,7 @@ async fn the_http_provider_keeps_to_its_concurrency_limit() {
     let job = job_with(
         &api,
         &EnrichConfig::default(),
-        vec![Box::new(HttpProvider::new(settings).unwrap())],
+        vec![http_provider(settings)],
     );
     assert_eq!(run(&job).await.enriched, 12);
     assert!(
@@ -561,11 +634,22 @@ async fn the_http_provider_refuses_internal_addresses_without_the_dev_flag() {
     let mut settings = http_settings(&fake);
     settings.allow_private = false;
     assert!(
-        HttpProvider::new(settings.clone()).is_err(),
+        HttpProvider::new(settings.clone(), "US").is_err(),
         "http://127.0.0.1"
     );
     settings.url = fake.url.replace("http://127.0.0.1", "https://localhost");
-    assert!(HttpProvider::new(settings).is_err(), "https://localhost");
+    assert!(
+        HttpProvider::new(settings.clone(), "US").is_err(),
+        "https://localhost"
+    );
+    let refused = EnrichConfig {
+        http: Some(settings),
+        ..Default::default()
+    };
+    assert!(
+        Enricher::new(refused).is_err(),
+        "the Lambda fails at init, not per run"
+    );
 }
 
 #[test]
@@ -589,4 +673,228 @@ fn the_template_projects_what_the_job_reads() {
     projected.sort_unstable();
     expected.sort_unstable();
     assert_eq!(projected, expected);
+}
+
+#[tokio::test]
+async fn the_http_provider_sends_the_configured_key() {
+    let api = TestApi::new().await;
+    let fake = FakeProvider::start().await;
+    let id = api.contact(json!({"email": "ann@acme.com"})).await;
+    let mut settings = http_settings(&fake);
+    for key in [Some("wrong-key".to_string()), None] {
+        settings.api_key = key;
+        let job = job_with(
+            &api,
+            &no_wait_config(),
+            vec![http_provider(settings.clone())],
+        );
+        let s = run(&job).await;
+        assert_eq!((s.failed, s.retried), (1, 1), "{s}");
+    }
+    assert_eq!(
+        (fake.unauthorized(), fake.calls()),
+        (2, 0),
+        "one refused call per run: a 401 is not retried within the lookup"
+    );
+    let c = shown(&api, &id).await;
+    assert_eq!(c["enrichment_data"]["last_error"], "refused (401)");
+    // With the configured key the same contact goes through.
+    assert_eq!(
+        run(&http_job(&api, &fake, &no_wait_config()))
+            .await
+            .enriched,
+        1
+    );
+    assert_eq!(fake.calls(), 1);
+}
+
+#[tokio::test]
+async fn a_retry_after_given_as_an_http_date_is_honoured() {
+    let api = TestApi::new().await;
+    let fake = FakeProvider::start().await;
+    let in_an_hour = std::time::SystemTime::now() + Duration::from_secs(3600);
+    fake.script("date@acme.com", [Reply::ThrottleUntil(in_an_hour)]);
+    let id = api.contact(json!({"email": "date@acme.com"})).await;
+    let s = run(&http_job(&api, &fake, &no_wait_config())).await;
+    assert_eq!(s.retried, 1, "{s}");
+    assert_eq!(
+        fake.calls(),
+        1,
+        "an hour is too long to wait within the lookup"
+    );
+    let due = queue::due_at(&item(&api, &id).await).unwrap();
+    let now = queue::epoch_ms(&shared::store::now());
+    assert!(
+        due >= now + 3_590_000 && due <= now + 3_600_000,
+        "due in {} s",
+        (due - now) / 1000
+    );
+}
+
+#[tokio::test]
+async fn with_a_person_source_a_404_is_not_found_though_the_builtin_still_tidies() {
+    let api = TestApi::new().await;
+    let fake = FakeProvider::start().await;
+    fake.script(
+        "ann@acme.com",
+        [Reply::Data(json!({
+            "title": "CTO",
+            "phone": "+1 (202) 555-0199",
+            "linkedin_url": "http://uk.LinkedIn.com/in/Ann-X/?trk=1",
+        }))],
+    );
+    let ann = api.contact(json!({"email": "ann@acme.com"})).await;
+    let nobody = api
+        .contact(json!({"email": "nobody@acme.com", "phone": "(202) 555-0142"}))
+        .await;
+    let config = EnrichConfig {
+        http: Some(http_settings(&fake)),
+        ..Default::default()
+    };
+    let s = run(&Enricher::new(config).unwrap().job(&api.app.store)).await;
+    assert_eq!((s.enriched, s.not_found), (1, 1), "{s}");
+
+    let a = shown(&api, &ann).await;
+    assert_eq!(a["enrichment_status"], "enriched");
+    assert_eq!(a["enrichment_data"]["found_by"], json!(["http"]));
+    assert_eq!(a["phone"], "+12025550199", "the provider's phone in E.164");
+    assert_eq!(a["linkedin_url"], "https://www.linkedin.com/in/ann-x");
+    assert_eq!(a["enrichment_data"]["fields_set"]["phone"], "http");
+
+    let n = shown(&api, &nobody).await;
+    assert_eq!(n["enrichment_status"], "not_found");
+    assert_eq!(n["enrichment_data"]["found_by"], json!([]));
+    assert_eq!(
+        n["enrichment_data"]["providers"],
+        json!(["http", "builtin"])
+    );
+    assert_eq!(
+        n["phone"], "+12025550142",
+        "the built-in's tidying still lands"
+    );
+    assert_eq!(
+        n["enrichment_data"]["facts"]["builtin"]["email_domain"],
+        "acme.com"
+    );
+}
+
+#[tokio::test]
+async fn a_users_enrichment_data_is_kept_through_failures_and_enrichment() {
+    let api = TestApi::new().await;
+    let id = api.contact(json!({"email": "jane@acme.com"})).await;
+    let r = api
+        .patch(
+            &format!("/api/contacts/{id}"),
+            json!({"enrichment_data": {"crm": "hubspot", "score": 7}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    let failing = job_with(&api, &no_wait_config(), vec![Box::new(Down)]);
+    let s = run(&failing).await;
+    assert_eq!((s.retried, s.races), (1, 0), "{s}");
+    let data = shown(&api, &id).await["enrichment_data"].clone();
+    assert_eq!(
+        (data["crm"].clone(), data["score"].clone()),
+        (json!("hubspot"), json!(7))
+    );
+    assert_eq!(data["attempts"], 1);
+
+    let s = run_builtin(&api).await;
+    assert_eq!((s.enriched, s.races), (1, 0), "{s}");
+    let data = shown(&api, &id).await["enrichment_data"].clone();
+    assert_eq!(
+        (data["crm"].clone(), data["score"].clone()),
+        (json!("hubspot"), json!(7))
+    );
+    assert!(data["enriched_at"].is_string());
+    assert!(
+        data.get("attempts").is_none() && data.get("last_error").is_none(),
+        "the job's own failure notes are replaced: {data}"
+    );
+}
+
+#[tokio::test]
+async fn enrichment_data_patched_while_the_job_works_survives() {
+    let api = Arc::new(TestApi::new().await);
+    let id = api.contact(json!({"email": "jane@acme.com"})).await;
+    let (api2, id2) = (api.clone(), id.clone());
+    let racing = Racing {
+        during: Box::new(move || {
+            let (api, id) = (api2.clone(), id2.clone());
+            async move {
+                let r = api
+                    .patch(
+                        &format!("/api/contacts/{id}"),
+                        json!({"enrichment_data": {"crm": "salesforce"}}),
+                    )
+                    .await;
+                assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            }
+            .boxed()
+        }),
+        calls: AtomicU32::new(0),
+    };
+    let job = job_with(&api, &EnrichConfig::default(), vec![Box::new(racing)]);
+    let s = run(&job).await;
+    assert_eq!((s.enriched, s.races), (1, 1), "{s}");
+    let c = shown(&api, &id).await;
+    assert_eq!(c["enrichment_data"]["crm"], "salesforce");
+    assert_eq!(c["enrichment_data"]["found_by"], json!(["racing"]));
+    assert_eq!(c["title"], "Engineer");
+}
+
+#[tokio::test]
+async fn a_company_created_after_a_run_is_linked_by_the_next_run_of_the_same_container() {
+    let api = TestApi::new().await;
+    let enricher = Enricher::new(EnrichConfig::default()).unwrap();
+    let id = api.contact(json!({"email": "jane@newco.com"})).await;
+    run(&enricher.job(&api.app.store)).await;
+    assert!(shown(&api, &id).await["company_id"].is_null());
+
+    let r = api
+        .post(
+            "/api/companies",
+            json!({"name": "Newco", "domain": "newco.com"}),
+        )
+        .await;
+    let newco = r.data()["id"].as_str().unwrap().to_string();
+    api.patch(
+        &format!("/api/contacts/{id}"),
+        json!({"enrichment_status": "pending"}),
+    )
+    .await;
+    let s = run(&enricher.job(&api.app.store)).await;
+    assert_eq!(s.enriched, 1, "{s}");
+    assert_eq!(
+        shown(&api, &id).await["company_id"],
+        newco.as_str(),
+        "no company lookup is cached from the earlier run"
+    );
+}
+
+#[tokio::test]
+async fn a_lookup_waiting_to_retry_gives_its_slot_to_another() {
+    let api = TestApi::new().await;
+    let fake = FakeProvider::start().await;
+    fake.script("a@acme.com", [Reply::ServerError]);
+    fake.script("b@acme.com", [Reply::ServerError]);
+    api.contact(json!({"email": "a@acme.com"})).await;
+    api.contact(json!({"email": "b@acme.com"})).await;
+    let mut settings = http_settings(&fake);
+    settings.concurrency = 1;
+    settings.retry_base = Duration::from_millis(300);
+    settings.max_inline_wait = Duration::from_secs(1);
+    let job = job_with(
+        &api,
+        &EnrichConfig::default(),
+        vec![http_provider(settings)],
+    );
+    assert_eq!(run(&job).await.enriched, 2);
+    let log = fake.log();
+    assert_eq!(log.len(), 4, "{log:?}");
+    assert_ne!(
+        log[0], log[1],
+        "the second contact was asked while the first waited to retry: {log:?}"
+    );
 }

@@ -182,10 +182,8 @@ async fn the_scheduled_event_runs_the_enrichment_job() {
     assert_eq!(event["detail-type"], "Scheduled Event");
     assert_eq!(event["source"], "aws.events");
     let deadline_ms = shared::enrich::queue::epoch_ms(&now()) as u64 + 60_000;
-    let config = shared::enrich::EnrichConfig::default();
-    let summary = shared::enrich::lambda::handle(&api.app, &config, deadline_ms)
-        .await
-        .unwrap();
+    let enricher = shared::enrich::Enricher::new(shared::enrich::EnrichConfig::default()).unwrap();
+    let summary = shared::enrich::lambda::handle(&api.app, &enricher, deadline_ms).await;
     assert_eq!((summary.processed, summary.enriched), (1, 1), "{summary}");
     let item = api
         .app

@@ -13,14 +13,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use devtools::fake_provider::FakeProvider;
+use devtools::fake_provider::{self, FakeProvider};
 use devtools::template::{Template, default_path, ensure_tables};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use shared::contact::{NewContact, text_attr};
 use shared::enrich::http::{HttpProvider, HttpSettings};
 use shared::enrich::queue::{Meter, Queue, epoch_ms};
-use shared::enrich::{EnrichConfig, Limits, Summary};
+use shared::enrich::{EnrichConfig, Enricher, Limits, Summary};
 use shared::fields::{COMPANY_FIELDS, CONTACT_FIELDS};
 use shared::store::now;
 use shared::validate::{self, Mode};
@@ -106,7 +106,7 @@ async fn throughput(n: u64) -> Result<(), Error> {
         seeding.elapsed().as_secs_f64()
     );
     let config = EnrichConfig::from_env();
-    let job = config.job(&app.store)?;
+    let job = Enricher::new(config.clone())?.job(&app.store);
     let s = job.run(Limits::default(), &|_| {}).await;
     let left = Queue::new(app.store.clone()).count_due(i64::MAX).await?;
     println!("## Throughput, built-in provider, {n} pending contacts");
@@ -151,7 +151,7 @@ async fn faults(m: u64, percent: u64) -> Result<(), Error> {
     config.retry.max_attempts = 20;
     let settings = HttpSettings {
         url: fake.url.clone(),
-        api_key: Some("bench".into()),
+        api_key: Some(fake_provider::API_KEY.into()),
         timeout: Duration::from_secs(5),
         concurrency: 8,
         retries: 0,
@@ -174,16 +174,14 @@ async fn faults(m: u64, percent: u64) -> Result<(), Error> {
             ));
         }
     }
+    // Built once, as the Lambda does per container.
+    let provider = Arc::new(HttpProvider::new(settings, &config.phone_region)?);
     let mut runs: Vec<Summary> = Vec::new();
     let mut pending_edits = edits.clone();
     while runs.len() < 30 {
         let meter = Arc::new(Meter::default());
         let queue = Queue::new(app.store.clone());
-        let job = config.job_with(
-            queue.clone(),
-            vec![Box::new(HttpProvider::new(settings.clone())?)],
-            meter,
-        );
+        let job = config.job_with(queue.clone(), vec![Box::new(provider.clone())], meter);
         // This run's share of the edits lands while it works.
         let batch: Vec<Edit> = pending_edits
             .drain(..pending_edits.len().min(edits.len() / 3 + 1))

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use devtools::template::{Template, default_path, ensure_tables};
 use shared::enrich::queue::{Queue, epoch_ms};
-use shared::enrich::{EnrichConfig, Limits, Summary};
+use shared::enrich::{EnrichConfig, Enricher, Limits, Summary};
 use shared::{App, Config};
 
 const BAR_WIDTH: usize = 30;
@@ -42,8 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         &Template::load(&default_path())?,
     )
     .await?;
-    let enrich = EnrichConfig::from_env();
-    let job = enrich.job(&app.store)?;
+    let job = Enricher::new(EnrichConfig::from_env())?.job(&app.store);
     let total = Queue::new(app.store.clone())
         .count_due(epoch_ms(&shared::store::now()))
         .await?;

@@ -52,22 +52,32 @@ pub const FREE_MAIL_DOMAINS: &[&str] = &[
 
 pub const NAME: &str = "builtin";
 
+/// The region assumed for phone numbers written without `+country`.
+pub type PhoneRegion = phonenumber::country::Id;
+
+/// The region for a code such as `US`; `None` for an unknown code (then
+/// only numbers with `+country` parse).
+pub fn phone_region(code: &str) -> Option<PhoneRegion> {
+    code.trim().to_ascii_uppercase().parse().ok()
+}
+
 /// Company lookups go through the companies table's `by_domain` index,
-/// cached for the run (many contacts share a domain).
+/// cached for the run (many contacts share a domain), so one is built per
+/// run: a company created since the last run is found.
 pub struct Builtin {
     queue: Queue,
     meter: Arc<Meter>,
-    phone_region: Option<phonenumber::country::Id>,
+    phone_region: Option<PhoneRegion>,
     companies: Mutex<HashMap<String, Option<String>>>,
 }
 
 impl Builtin {
     /// `phone_region` (e.g. `US`) is assumed for numbers without a `+country` prefix.
-    pub fn new(queue: Queue, meter: Arc<Meter>, phone_region: &str) -> Self {
+    pub fn new(queue: Queue, meter: Arc<Meter>, phone_region_code: &str) -> Self {
         Builtin {
             queue,
             meter,
-            phone_region: phone_region.parse().ok(),
+            phone_region: phone_region(phone_region_code),
             companies: Mutex::new(HashMap::new()),
         }
     }
@@ -158,6 +168,12 @@ impl Provider for Builtin {
         NAME
     }
 
+    /// What it finds is derived from the contact itself, so it does not
+    /// make a person "found" when a person-data service was asked.
+    fn is_person_source(&self) -> bool {
+        false
+    }
+
     fn lookup<'a>(&'a self, contact: &'a Item) -> BoxFuture<'a, Lookup> {
         self.look(contact).boxed()
     }
@@ -200,7 +216,7 @@ fn names(c: &Item) -> Vec<Change> {
 }
 
 /// The number in E.164 (`+12025550142`) when it parses as a valid number.
-pub fn e164(raw: &str, region: Option<phonenumber::country::Id>) -> Option<String> {
+pub fn e164(raw: &str, region: Option<PhoneRegion>) -> Option<String> {
     let n = phonenumber::parse(region, raw).ok()?;
     n.is_valid()
         .then(|| n.format().mode(phonenumber::Mode::E164).to_string())

@@ -70,23 +70,6 @@ impl EnrichConfig {
         }
     }
 
-    /// A job over `store` with the configured providers: the HTTP provider
-    /// first (when configured), then the built-in one, which fills what is left.
-    pub fn job(&self, store: &Store) -> Result<Job, ApiError> {
-        let meter = Arc::new(Meter::default());
-        let queue = Queue::new(store.clone());
-        let mut providers: Vec<Box<dyn Provider>> = Vec::new();
-        if let Some(http) = &self.http {
-            providers.push(Box::new(HttpProvider::new(http.clone())?));
-        }
-        providers.push(Box::new(Builtin::new(
-            queue.clone(),
-            meter.clone(),
-            &self.phone_region,
-        )));
-        Ok(self.job_with(queue, providers, meter))
-    }
-
     /// A job with the given providers (tests plug in their own).
     pub fn job_with(
         &self,
@@ -102,6 +85,46 @@ impl EnrichConfig {
             page_size: self.page_size,
             meter,
         }
+    }
+}
+
+/// What the job keeps for the whole container: its settings and the HTTP
+/// provider (client, connection pool, TLS roots), built once, like the
+/// DynamoDB client. Each run gets a fresh [`Job`] from it.
+pub struct Enricher {
+    pub config: EnrichConfig,
+    http: Option<Arc<HttpProvider>>,
+}
+
+impl Enricher {
+    /// Builds the configured providers; fails on a refused `ENRICH_HTTP_URL`.
+    pub fn new(config: EnrichConfig) -> Result<Self, ApiError> {
+        let http = match &config.http {
+            Some(settings) => Some(Arc::new(HttpProvider::new(
+                settings.clone(),
+                &config.phone_region,
+            )?)),
+            None => None,
+        };
+        Ok(Enricher { config, http })
+    }
+
+    /// One run's job over `store`: the HTTP provider first (when
+    /// configured), then the built-in one, which fills what is left. The
+    /// meter and the built-in provider's company cache are the run's own.
+    pub fn job(&self, store: &Store) -> Job {
+        let meter = Arc::new(Meter::default());
+        let queue = Queue::new(store.clone());
+        let mut providers: Vec<Box<dyn Provider>> = Vec::new();
+        if let Some(http) = &self.http {
+            providers.push(Box::new(http.clone()));
+        }
+        providers.push(Box::new(Builtin::new(
+            queue.clone(),
+            meter.clone(),
+            &self.config.phone_region,
+        )));
+        self.config.job_with(queue, providers, meter)
     }
 }
 

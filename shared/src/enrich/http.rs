@@ -9,7 +9,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -28,6 +28,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 
+use super::builtin::{self, PhoneRegion};
 use super::provider::{Change, Lookup, Provider};
 use crate::contact::{Item, text_attr};
 use crate::error::ApiError;
@@ -72,31 +73,65 @@ pub struct HttpSettings {
 }
 
 /// Whether an address is on the public internet (not private, loopback,
-/// link-local, shared, multicast, unspecified or documentation space).
+/// link-local, shared, reserved, benchmarking, multicast, unspecified or
+/// documentation space). IPv6 forms that carry an IPv4 address (mapped,
+/// compatible, NAT64, 6to4) are judged by the IPv4 address they reach.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_private()
-                || v4.is_loopback()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)))
-        }
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_public(IpAddr::V4(v4)),
-            None => {
-                !(v6.is_loopback()
-                    || v6.is_unspecified()
-                    || v6.is_multicast()
-                    || v6.is_unique_local()
-                    || v6.is_unicast_link_local())
-            }
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => match embedded_v4(v6) {
+            Some(v4) => is_public_v4(v4),
+            None => is_public_v6(v6),
         },
+    }
+}
+
+fn is_public_v4(v4: Ipv4Addr) -> bool {
+    let [a, b, c, _] = v4.octets();
+    !(v4.is_private()
+        || v4.is_loopback()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || v4.is_multicast()
+        || v4.is_documentation()
+        || a == 0 // 0.0.0.0/8, "this network"
+        || (a == 100 && (64..128).contains(&b)) // 100.64.0.0/10, carrier-grade NAT
+        || (a == 192 && b == 0 && c == 0) // 192.0.0.0/24, IETF protocol assignments
+        || (a == 192 && b == 88 && c == 99) // 192.88.99.0/24, 6to4 relays
+        || (a == 198 && (b == 18 || b == 19)) // 198.18.0.0/15, benchmarking
+        || a >= 240) // 240.0.0.0/4, reserved
+}
+
+fn is_public_v6(v6: Ipv6Addr) -> bool {
+    let s = v6.segments();
+    !(v6.is_loopback()
+        || v6.is_unspecified()
+        || v6.is_multicast()
+        || v6.is_unique_local()
+        || v6.is_unicast_link_local()
+        || (s[0] & 0xffc0) == 0xfec0 // fec0::/10, site-local
+        || (s[0] == 0x64 && s[1] == 0xff9b) // 64:ff9b::/32, NAT64 (local-use 64:ff9b:1::/48 included)
+        || (s[0] == 0x2001 && s[1] == 0) // 2001::/32, Teredo (hides an IPv4 address)
+        || (s[0] == 0x2001 && s[1] == 0x2 && s[2] == 0) // 2001:2::/48, benchmarking
+        || (s[0] == 0x2001 && s[1] == 0xdb8) // 2001:db8::/32, documentation
+        || (s[0] == 0x100 && s[1] == 0 && s[2] == 0 && s[3] == 0)) // 100::/64, discard
+}
+
+/// The IPv4 address an IPv6 address stands for: IPv4-mapped `::ffff:a.b.c.d`,
+/// IPv4-translated `::ffff:0:a.b.c.d`, IPv4-compatible `::a.b.c.d` (which
+/// also covers `::` and `::1`, as 0.0.0.0 and 0.0.0.1), NAT64
+/// `64:ff9b::a.b.c.d`, and 6to4 `2002:aabb:ccdd::/48`.
+fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = v6.segments();
+    let low = Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7]));
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, _, _]
+        | [0, 0, 0, 0, 0xffff, 0, _, _]
+        | [0, 0, 0, 0, 0, 0, _, _]
+        | [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(low),
+        [0x2002, hi, lo, ..] => Some(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo))),
+        _ => None,
     }
 }
 
@@ -194,8 +229,12 @@ fn retry_after(v: Option<&HeaderValue>) -> Option<Duration> {
 }
 
 /// Changes proposed by a 200 answer: each offered field that passes the
-/// field table's own validation, filling only what the contact lacks.
-fn changes_from(body: &[u8]) -> Result<Vec<Change>, String> {
+/// field table's own validation, filling only what the contact lacks. A
+/// phone is stored in E.164 and a LinkedIn URL in its canonical form, by the
+/// built-in provider's own rules; one that does not parse as such is not
+/// filled (the built-in provider leaves a user's unparsable value alone, but
+/// a provider's is not worth storing).
+fn changes_from(body: &[u8], phone_region: Option<PhoneRegion>) -> Result<Vec<Change>, String> {
     let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
         return Err("the provider's answer is not a JSON object".into());
     };
@@ -206,7 +245,14 @@ fn changes_from(body: &[u8]) -> Result<Vec<Change>, String> {
         };
         // Outside data arrives padded more often than not; the API's own
         // rules take values as sent, so tidy them first.
-        if let Ok(Some(checked)) = validate::check(field, Value::String(raw.trim().to_string()))
+        let raw = raw.trim();
+        let tidy = match *name {
+            "phone" => builtin::e164(raw, phone_region),
+            "linkedin_url" => builtin::canonical_linkedin(raw),
+            _ => Some(raw.to_string()),
+        };
+        if let Some(tidy) = tidy
+            && let Ok(Some(checked)) = validate::check(field, Value::String(tidy))
             && let Some(text) = checked.as_text()
         {
             changes.push(Change::fill(field.name, text));
@@ -217,13 +263,15 @@ fn changes_from(body: &[u8]) -> Result<Vec<Change>, String> {
 
 type Https = HttpsConnector<HttpConnector<GuardedResolver>>;
 
-/// The HTTP provider. One per run; requests share a connection pool.
+/// The HTTP provider. Built once per container: its client keeps the
+/// connection pool and TLS roots across runs.
 pub struct HttpProvider {
     client: Client<Https, Full<Bytes>>,
     uri: Uri,
     auth: Option<HeaderValue>,
     settings: HttpSettings,
     permits: Semaphore,
+    phone_region: Option<PhoneRegion>,
 }
 
 impl std::fmt::Debug for HttpProvider {
@@ -235,7 +283,9 @@ impl std::fmt::Debug for HttpProvider {
 }
 
 impl HttpProvider {
-    pub fn new(settings: HttpSettings) -> Result<Self, ApiError> {
+    /// `phone_region` (e.g. `US`) is assumed for phone numbers the service
+    /// gives without a `+country` prefix.
+    pub fn new(settings: HttpSettings, phone_region: &str) -> Result<Self, ApiError> {
         let uri = check_url(&settings.url, settings.allow_private)?;
         let mut http = HttpConnector::new_with_resolver(GuardedResolver {
             allow_private: settings.allow_private,
@@ -265,6 +315,7 @@ impl HttpProvider {
             auth,
             permits: Semaphore::new(settings.concurrency.max(1)),
             settings,
+            phone_region: builtin::phone_region(phone_region),
         })
     }
 
@@ -310,7 +361,7 @@ impl HttpProvider {
         match status {
             StatusCode::OK => match body
                 .map_err(|_| "unreadable body".to_string())
-                .and_then(|b| changes_from(&b))
+                .and_then(|b| changes_from(&b, self.phone_region))
             {
                 Ok(changes) => Answer::Final(Lookup::Found {
                     changes,
@@ -327,19 +378,30 @@ impl HttpProvider {
                 reason: format!("provider error ({})", s.as_u16()),
                 after,
             },
+            // 401, 403, 400…: asking again at once would get the same answer,
+            // so the contact is rescheduled without retries in the lookup.
+            s if s.is_client_error() => Answer::Final(Lookup::Retry {
+                reason: format!("refused ({})", s.as_u16()),
+                after: None,
+            }),
             s => transient(format!("unexpected status {}", s.as_u16())),
         }
     }
 
     /// Asks about `email`, retrying transient failures with exponential
     /// backoff (or the service's `Retry-After`) while the wait stays short.
+    /// A request holds one of the `concurrency` slots only while it is in
+    /// flight, never while it waits to be retried.
     pub async fn ask(&self, email: &str) -> Lookup {
-        let Ok(_permit) = self.permits.acquire().await else {
-            return Lookup::NotFound;
-        };
         let mut attempt = 0;
         loop {
-            let (reason, after) = match self.request(email).await {
+            let answer = {
+                let Ok(_slot) = self.permits.acquire().await else {
+                    return Lookup::NotFound;
+                };
+                self.request(email).await
+            };
+            let (reason, after) = match answer {
                 Answer::Final(lookup) => return lookup,
                 Answer::Transient { reason, after } => (reason, after),
             };
@@ -377,6 +439,14 @@ impl Provider for HttpProvider {
 mod tests {
     use super::*;
 
+    fn refused(ip: &str) {
+        assert!(!is_public(ip.parse().unwrap()), "{ip} must be refused");
+    }
+
+    fn allowed(ip: &str) {
+        assert!(is_public(ip.parse().unwrap()), "{ip} must be allowed");
+    }
+
     #[test]
     fn internal_addresses_are_not_public() {
         for ip in [
@@ -385,17 +455,107 @@ mod tests {
             "172.16.0.1",
             "192.168.1.1",
             "169.254.169.254",
-            "100.64.0.1",
             "0.0.0.0",
+            "0.1.2.3",
+            "255.255.255.255",
+            "224.0.0.1",
+            "192.0.2.10",
+            "::",
             "::1",
             "fe80::1",
             "fd00::1",
-            "::ffff:127.0.0.1",
+            "ff02::1",
         ] {
-            assert!(!is_public(ip.parse().unwrap()), "{ip}");
+            refused(ip);
         }
-        for ip in ["93.184.216.34", "2606:4700::1111"] {
-            assert!(is_public(ip.parse().unwrap()), "{ip}");
+        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+            allowed(ip);
+        }
+    }
+
+    #[test]
+    fn shared_address_space_100_64_slash_10_is_refused() {
+        refused("100.64.0.1");
+        refused("100.127.255.254");
+        allowed("100.63.255.255");
+        allowed("100.128.0.1");
+    }
+
+    #[test]
+    fn benchmarking_198_18_slash_15_is_refused() {
+        refused("198.18.0.1");
+        refused("198.19.255.254");
+        allowed("198.17.255.255");
+        allowed("198.20.0.1");
+    }
+
+    #[test]
+    fn reserved_240_slash_4_is_refused() {
+        refused("240.0.0.1");
+        refused("250.1.2.3");
+        allowed("223.255.255.1");
+    }
+
+    #[test]
+    fn ietf_and_6to4_relay_blocks_are_refused() {
+        refused("192.0.0.8");
+        refused("192.88.99.1");
+    }
+
+    #[test]
+    fn ipv4_mapped_and_translated_addresses_are_judged_by_their_ipv4() {
+        refused("::ffff:127.0.0.1");
+        refused("::ffff:169.254.169.254");
+        refused("::ffff:10.0.0.1");
+        refused("::ffff:0:127.0.0.1");
+        allowed("::ffff:93.184.216.34");
+    }
+
+    #[test]
+    fn ipv4_compatible_addresses_are_judged_by_their_ipv4() {
+        refused("::127.0.0.1");
+        refused("::10.0.0.1");
+        refused("::169.254.169.254");
+        allowed("::93.184.216.34");
+    }
+
+    #[test]
+    fn nat64_addresses_are_judged_by_their_ipv4() {
+        refused("64:ff9b::127.0.0.1");
+        refused("64:ff9b::a9fe:a9fe"); // 169.254.169.254
+        refused("64:ff9b::10.0.0.1");
+        refused("64:ff9b:1::10.0.0.1"); // local-use NAT64
+        allowed("64:ff9b::93.184.216.34");
+    }
+
+    #[test]
+    fn six_to_four_addresses_are_judged_by_their_ipv4() {
+        refused("2002:7f00:1::1"); // 127.0.0.1
+        refused("2002:a9fe:a9fe::1"); // 169.254.169.254
+        refused("2002:c0a8:101::1"); // 192.168.1.1
+        allowed("2002:5db8:d822::1"); // 93.184.216.34
+    }
+
+    #[test]
+    fn other_special_ipv6_blocks_are_refused() {
+        refused("2001::1"); // Teredo
+        refused("2001:db8::1");
+        refused("2001:2::1");
+        refused("100::1");
+        refused("fec0::1");
+    }
+
+    #[test]
+    fn literal_urls_in_embedded_ipv4_forms_are_refused() {
+        for bad in [
+            "https://[::ffff:127.0.0.1]/x",
+            "https://[::ffff:7f00:1]/x",
+            "https://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+            "https://[2002:a9fe:a9fe::1]/x",
+            "https://[::10.0.0.1]/x",
+            "https://198.18.0.1/x",
+        ] {
+            assert!(check_url(bad, false).is_err(), "{bad}");
         }
     }
 
@@ -452,20 +612,60 @@ mod tests {
     }
 
     #[test]
-    fn answers_fill_only_valid_offered_fields() {
-        let changes = changes_from(
-            br#"{"title":" VP Sales ","photo_url":"not a url","notes":"x","phone":"+1 202 555 0142"}"#,
-        )
-        .unwrap();
-        let fields: Vec<_> = changes
-            .iter()
-            .map(|c| (c.field, c.value.as_str()))
-            .collect();
-        assert_eq!(
-            fields,
-            vec![("title", "VP Sales"), ("phone", "+1 202 555 0142")]
+    fn retry_after_reads_an_http_date() {
+        use aws_smithy_types::date_time::{DateTime, Format};
+        let in_an_hour = std::time::SystemTime::now() + Duration::from_secs(3600);
+        let date = DateTime::from(in_an_hour).fmt(Format::HttpDate).unwrap();
+        let wait = retry_after(Some(&HeaderValue::from_str(&date).unwrap())).unwrap();
+        assert!(
+            (Duration::from_secs(3590)..=Duration::from_secs(3600)).contains(&wait),
+            "{date} -> {wait:?}"
         );
-        assert!(changes_from(b"<html>").is_err());
-        assert!(changes_from(b"[1,2]").is_err());
+        let past = HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT");
+        assert_eq!(retry_after(Some(&past)), Some(Duration::ZERO));
+    }
+
+    fn filled(body: &str) -> Vec<(&'static str, String)> {
+        changes_from(body.as_bytes(), builtin::phone_region("US"))
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.field, c.value))
+            .collect()
+    }
+
+    #[test]
+    fn answers_fill_only_valid_offered_fields() {
+        assert_eq!(
+            filled(r#"{"title":" VP Sales ","photo_url":"not a url","notes":"x"}"#),
+            vec![("title", "VP Sales".to_string())]
+        );
+        assert!(changes_from(b"<html>", None).is_err());
+        assert!(changes_from(b"[1,2]", None).is_err());
+    }
+
+    #[test]
+    fn provider_phones_and_linkedin_urls_are_normalised_like_the_builtin_ones() {
+        assert_eq!(
+            filled(
+                r#"{"phone":"+1 (202) 555-0142","linkedin_url":"http://uk.LinkedIn.com/in/Jane-Smith/?trk=x"}"#
+            ),
+            vec![
+                ("phone", "+12025550142".to_string()),
+                (
+                    "linkedin_url",
+                    "https://www.linkedin.com/in/jane-smith".to_string()
+                ),
+            ]
+        );
+        assert_eq!(
+            filled(r#"{"phone":"(202) 555-0142"}"#),
+            vec![("phone", "+12025550142".to_string())],
+            "a number without +country is read in the configured region"
+        );
+        assert!(
+            filled(r#"{"phone":"call me","linkedin_url":"https://example.com/in/jane"}"#)
+                .is_empty(),
+            "what does not normalise is not filled"
+        );
     }
 }

@@ -5,11 +5,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
-use super::config::EnrichConfig;
+use super::config::{EnrichConfig, Enricher};
 use super::job::Limits;
 use super::report::Summary;
 use crate::app::App;
-use crate::error::ApiError;
 
 /// The binary, and the `Function` dimension of the metrics.
 pub const FUNCTION: &str = "enrich-contacts";
@@ -24,32 +23,28 @@ fn epoch_ms() -> u64 {
 /// One scheduled run: works until `deadline_ms` (epoch ms, from the Lambda
 /// context) minus the configured reserve, logs the summary as one EMF line,
 /// and returns it. The event's content does not matter.
-pub async fn handle(
-    app: &App,
-    config: &EnrichConfig,
-    deadline_ms: u64,
-) -> Result<Summary, ApiError> {
+pub async fn handle(app: &App, enricher: &Enricher, deadline_ms: u64) -> Summary {
     let remaining = Duration::from_millis(deadline_ms.saturating_sub(epoch_ms()));
-    let job = config.job(&app.store)?;
+    let job = enricher.job(&app.store);
     let summary = job
         .run(
-            Limits::before_deadline(remaining, config.deadline_reserve),
+            Limits::before_deadline(remaining, enricher.config.deadline_reserve),
             &|_| {},
         )
         .await;
     println!("{}", summary.emf(FUNCTION, epoch_ms() as i64));
-    Ok(summary)
+    summary
 }
 
-/// The thin main's body: JSON logs, the app and settings built once per
-/// container, then one run per scheduled event.
+/// The thin main's body: JSON logs, then what lives for the whole container
+/// (the DynamoDB client, the settings, the HTTP provider's client) built
+/// once, then one run per scheduled event.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     crate::logging::init();
     let app: &'static App = Box::leak(Box::new(App::from_env().await));
-    let config: &'static EnrichConfig = Box::leak(Box::new(EnrichConfig::from_env()));
+    let enricher: &'static Enricher = Box::leak(Box::new(Enricher::new(EnrichConfig::from_env())?));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let summary = handle(app, config, event.context.deadline).await?;
-        Ok::<_, lambda_runtime::Error>(summary)
+        Ok::<_, lambda_runtime::Error>(handle(app, enricher, event.context.deadline).await)
     }))
     .await
 }

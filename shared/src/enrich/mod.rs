@@ -12,7 +12,7 @@ pub mod provider;
 pub mod queue;
 pub mod report;
 
-pub use config::EnrichConfig;
+pub use config::{EnrichConfig, Enricher};
 pub use job::{Job, Limits};
 pub use provider::{Change, Lookup, Provider};
 pub use report::Summary;

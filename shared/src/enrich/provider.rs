@@ -3,6 +3,7 @@
 //! derived from, so it can be re-checked against a contact that changed
 //! since (see [`crate::enrich::plan`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -80,6 +81,30 @@ pub trait Provider: Send + Sync {
     /// Recorded as provenance in `enrichment_data`.
     fn name(&self) -> &'static str;
     fn lookup<'a>(&'a self, contact: &'a Item) -> BoxFuture<'a, Lookup>;
+
+    /// Whether `Found` means this source knows the person (a person-data
+    /// service), rather than facts derived from the contact itself. When
+    /// such a source was asked, only its answer decides `enriched` versus
+    /// `not_found` (see [`crate::enrich::plan`]).
+    fn is_person_source(&self) -> bool {
+        true
+    }
+}
+
+/// A provider shared with the container (the HTTP provider's connection
+/// pool outlives a run).
+impl<P: Provider + ?Sized> Provider for Arc<P> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn lookup<'a>(&'a self, contact: &'a Item) -> BoxFuture<'a, Lookup> {
+        (**self).lookup(contact)
+    }
+
+    fn is_person_source(&self) -> bool {
+        (**self).is_person_source()
+    }
 }
 
 #[cfg(test)]

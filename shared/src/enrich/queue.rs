@@ -296,9 +296,10 @@ impl Queue {
                 }
                 Ok(true)
             }
-            // The contact's condition failed, or a racing write: re-read and plan again.
-            Err(e) if crate::store::cancellation_codes(&e).is_some() => Ok(false),
-            Err(e) => Err(e.into()),
+            Err(e) => match crate::store::cancellation_codes(&e) {
+                Some(codes) => lost_race(&codes),
+                None => Err(e.into()),
+            },
         }
     }
 
@@ -334,6 +335,28 @@ impl Queue {
             .and_then(|i| crate::contact::text_attr(i, attr::ID))
             .map(str::to_string))
     }
+}
+
+/// What a cancelled linking transaction means: `Ok(false)` when it lost a
+/// race (the contact's condition failed, or a concurrent write to one of its
+/// items), so the job re-reads and plans again; any other reason
+/// (throttling, validation) is an error and the contact stays due for a
+/// later run rather than being merged again at once.
+fn lost_race(codes: &[String]) -> Result<bool, ApiError> {
+    let race = |c: &String| c == "ConditionalCheckFailed" || c == "TransactionConflict";
+    let unexplained = |c: &String| c == "None" || race(c);
+    if codes.iter().any(race) && codes.iter().all(unexplained) {
+        return Ok(false);
+    }
+    if codes
+        .iter()
+        .any(|c| crate::store::THROTTLED.contains(&c.as_str()))
+    {
+        return Err(ApiError::Unavailable);
+    }
+    Err(ApiError::Internal(format!(
+        "enrichment write cancelled: {codes:?}"
+    )))
 }
 
 /// The queue index's key condition: due now or earlier.
@@ -372,6 +395,44 @@ mod tests {
             backoff(base, cap, 1, Some(Duration::from_secs(300))),
             Duration::from_secs(300)
         );
+    }
+
+    fn codes(c: &[&str]) -> Vec<String> {
+        c.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_failed_condition_or_a_conflict_is_a_lost_race() {
+        assert!(!lost_race(&codes(&["ConditionalCheckFailed", "None"])).unwrap());
+        assert!(!lost_race(&codes(&["None", "TransactionConflict"])).unwrap());
+    }
+
+    #[test]
+    fn throttling_is_an_error_not_a_race() {
+        for c in [
+            ["ThrottlingError", "None"],
+            ["None", "ProvisionedThroughputExceeded"],
+            ["ConditionalCheckFailed", "ThrottlingError"],
+        ] {
+            assert!(
+                matches!(lost_race(&codes(&c)), Err(ApiError::Unavailable)),
+                "{c:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn validation_and_unknown_reasons_are_errors_not_races() {
+        for c in [
+            &["ValidationError", "None"][..],
+            &["None", "None"][..],
+            &["ItemCollectionSizeLimitExceeded", "ConditionalCheckFailed"][..],
+        ] {
+            assert!(
+                matches!(lost_race(&codes(c)), Err(ApiError::Internal(_))),
+                "{c:?}"
+            );
+        }
     }
 
     #[test]

@@ -27,8 +27,11 @@ pub struct Summary {
     pub races: u64,
     /// Left on the queue for the next run after losing races repeatedly.
     pub deferred: u64,
-    /// Contacts whose processing hit a DynamoDB error (left on the queue).
+    /// Contacts whose processing hit a DynamoDB error, throttling included
+    /// (left on the queue for the next run).
     pub errors: u64,
+    /// Contacts dropped unfinished at the run's deadline (left on the queue).
+    pub interrupted: u64,
     /// The run stopped at its deadline or limit with work left.
     pub stopped_early: bool,
     pub seconds: f64,
@@ -55,6 +58,10 @@ impl Summary {
             Ok(Outcome::Skipped) => self.skipped += 1,
             Ok(Outcome::Deferred) => self.deferred += 1,
             Ok(Outcome::NotStarted) => self.stopped_early = true,
+            Ok(Outcome::Interrupted) => {
+                self.interrupted += 1;
+                self.stopped_early = true;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "enriching a contact");
                 self.errors += 1;
@@ -82,6 +89,7 @@ impl Summary {
             ("Skipped", self.skipped, "Count"),
             ("Deferred", self.deferred, "Count"),
             ("Errors", self.errors, "Count"),
+            ("Interrupted", self.interrupted, "Count"),
         ];
         let mut doc = json!({
             "_aws": {
@@ -111,7 +119,7 @@ impl std::fmt::Display for Summary {
         write!(
             f,
             "processed {} (enriched {}, not_found {}, failed {} of which {} retry later), \
-             skipped {}, deferred {}, errors {}, {:.2} s, {:.0} contacts/s{}",
+             skipped {}, deferred {}, errors {}, interrupted {}, {:.2} s, {:.0} contacts/s{}",
             self.processed,
             self.enriched,
             self.not_found,
@@ -120,6 +128,7 @@ impl std::fmt::Display for Summary {
             self.skipped,
             self.deferred,
             self.errors,
+            self.interrupted,
             self.seconds,
             self.rate(),
             if self.stopped_early {

@@ -245,7 +245,7 @@ pub(crate) async fn backoff(attempt: u32) {
 }
 
 /// Cancellation reasons that mean DynamoDB is throttling.
-const THROTTLED: &[&str] = &[
+pub(crate) const THROTTLED: &[&str] = &[
     "ThrottlingError",
     "ProvisionedThroughputExceeded",
     "RequestLimitExceeded",
