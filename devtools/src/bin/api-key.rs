@@ -1,11 +1,36 @@
-//! Admin command for API keys: `api-key create [NAME]`, `api-key revoke KEY`,
-//! `api-key list`. Uses the same configuration as the functions
+//! Admin command for API keys: `api-key create [NAME]`, `api-key revoke
+//! KEY_OR_HASH_PREFIX`, `api-key list`. Uses the same configuration as the functions
 //! (`API_KEYS_TABLE`, and `DYNAMODB_ENDPOINT` for a local table).
 
 use shared::auth::{KEY_PREFIX, generate_key, hash_key};
 use shared::{App, Config};
 
-const USAGE: &str = "usage: api-key create [NAME] | api-key revoke KEY_OR_HASH | api-key list";
+const USAGE: &str =
+    "usage: api-key create [NAME] | api-key revoke KEY_OR_HASH_PREFIX | api-key list";
+
+/// The hash a `revoke` argument names: the key itself (`sm_…`), or a hash
+/// or the start of one as `list` shows it, if exactly one key has it.
+async fn hash_of(store: &shared::store::Store, arg: &str) -> Result<String, String> {
+    if arg.starts_with(KEY_PREFIX) {
+        return Ok(hash_key(arg));
+    }
+    let prefix = arg.trim_end_matches('…');
+    if prefix.len() < 8 {
+        return Err("give the key, or at least 8 characters of its hash".into());
+    }
+    let keys = store
+        .list_api_keys()
+        .await
+        .map_err(|e| format!("error: {e:?}"))?;
+    let mut matching = keys.iter().filter(|k| k.key_hash.starts_with(prefix));
+    match (matching.next(), matching.next()) {
+        (Some(k), None) => Ok(k.key_hash.clone()),
+        (None, _) => Err("No such key.".into()),
+        (Some(_), Some(_)) => {
+            Err("More than one key has that hash prefix; give more of it.".into())
+        }
+    }
+}
 
 #[tokio::main]
 async fn main() {
@@ -26,21 +51,20 @@ async fn main() {
                 println!("{key}");
             })
         }
-        ["revoke", key] => {
-            let hash = if key.starts_with(KEY_PREFIX) {
-                hash_key(key)
-            } else {
-                key.to_string()
-            };
-            store.revoke_api_key(&hash).await.map(|found| {
+        ["revoke", key] => match hash_of(store, key).await {
+            Err(why) => {
+                eprintln!("{why}");
+                std::process::exit(1);
+            }
+            Ok(hash) => store.revoke_api_key(&hash).await.map(|found| {
                 if found {
                     eprintln!("Revoked.");
                 } else {
                     eprintln!("No such key.");
                     std::process::exit(1);
                 }
-            })
-        }
+            }),
+        },
         ["list"] => store.list_api_keys().await.map(|keys| {
             for k in keys {
                 let state = k
