@@ -55,9 +55,12 @@ enum Case {
     ListPage10,
     ListCursor10,
     Search,
+    CreateCompany,
+    GetCompany,
+    ListCompanies,
 }
 
-const CASES: [Case; 12] = [
+const CASES: [Case; 15] = [
     Case::Get,
     Case::Create,
     Case::Patch,
@@ -70,6 +73,9 @@ const CASES: [Case; 12] = [
     Case::ListPage10,
     Case::ListCursor10,
     Case::Search,
+    Case::CreateCompany,
+    Case::GetCompany,
+    Case::ListCompanies,
 ];
 
 impl Case {
@@ -87,6 +93,9 @@ impl Case {
             Case::ListPage10 => "list_page_10",
             Case::ListCursor10 => "list_cursor_10",
             Case::Search => "search",
+            Case::CreateCompany => "create_company",
+            Case::GetCompany => "get_company",
+            Case::ListCompanies => "list_companies",
         }
     }
 
@@ -95,6 +104,9 @@ impl Case {
             Case::Get => Route::GetContact,
             Case::Create => Route::CreateContact,
             Case::Patch | Case::PatchType => Route::UpdateContact,
+            Case::CreateCompany => Route::CreateCompany,
+            Case::GetCompany => Route::GetCompany,
+            Case::ListCompanies => Route::ListCompanies,
             _ => Route::ListContacts,
         }
     }
@@ -173,6 +185,13 @@ impl Ctx {
             Case::ListPage10 => list(key, &[("page", "10")]),
             Case::ListCursor10 => list(key, &[("cursor", &self.cursor)]),
             Case::Search => list(key, &[("search", SEARCH)]),
+            Case::CreateCompany => request(
+                Method::POST,
+                key,
+                Some(json!({"name": format!("New Co {}", self.seq), "domain": "newco.example"})),
+            ),
+            Case::GetCompany => with_id(request(Method::GET, key, None), &self.company),
+            Case::ListCompanies => list(key, &[]),
         }
     }
 }
@@ -225,6 +244,36 @@ async fn floor(store: &Store, case: Case, ctx: &mut Ctx) -> Result<(), Error> {
                 .set_update_expression(u.expression())
                 .set_expression_attribute_names(u.ph.names())
                 .set_expression_attribute_values(u.ph.values())
+                .send()
+                .await?;
+        }
+        Case::CreateCompany => {
+            c.put_item()
+                .table_name(&store.companies_table)
+                .item(attr::ID, s(&format!("floor#{}", ulid::Ulid::generate())))
+                .item("name", s("Floor Co"))
+                .send()
+                .await?;
+        }
+        Case::GetCompany => {
+            c.get_item()
+                .table_name(&store.companies_table)
+                .key(attr::ID, s(&ctx.company))
+                .consistent_read(true)
+                .send()
+                .await?;
+        }
+        Case::ListCompanies => {
+            let mut ph = Placeholders::default();
+            let k = format!("{} = {}", ph.name(attr::ENTITY), ph.value(s("company")));
+            c.query()
+                .table_name(&store.companies_table)
+                .index_name(index::BY_CREATED)
+                .key_condition_expression(k)
+                .set_expression_attribute_names(ph.names())
+                .set_expression_attribute_values(ph.values())
+                .scan_index_forward(false)
+                .limit(PAGE as i32)
                 .send()
                 .await?;
         }
