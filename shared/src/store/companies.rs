@@ -5,10 +5,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
 use super::expr::Placeholders;
-use super::{
-    Created, MAX_WRITE_ATTEMPTS, PageQuery, Store, backoff, busy, cancellation_codes, cancelled,
-    index, worth_retrying,
-};
+use super::{Created, PageQuery, Store, cancelled, index};
 use crate::company::COMPANY_ENTITY;
 use crate::contact::{Item, attr};
 use crate::counts::{self, Tally};
@@ -31,35 +28,22 @@ impl Store {
             .set_expression_attribute_names(ph.names())
             .build()
             .map_err(|e| ApiError::Internal(format!("building a company put: {e}")))?;
-        for attempt in 0..MAX_WRITE_ATTEMPTS {
-            let mut items = vec![TransactWriteItem::builder().put(put.clone()).build()];
-            items.extend(self.counter_adds_in(
-                &self.companies_table,
-                &[(Tally::Companies, 1)],
-                counts::random_shard(),
-            )?);
-            let err = match self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(Created::New),
-                Err(e) => e,
-            };
-            let Some(codes) = cancellation_codes(&err) else {
-                return Err(err.into());
-            };
-            if codes.first().is_some_and(|c| c == "ConditionalCheckFailed") {
-                return Ok(Created::AlreadyExists);
-            }
-            if !codes.iter().any(|c| worth_retrying(c)) {
-                return Err(cancelled(&codes));
-            }
-            backoff(attempt).await;
+        let outcome = self
+            .transact(|| {
+                let mut items = vec![TransactWriteItem::builder().put(put.clone()).build()];
+                items.extend(self.counter_adds_in(
+                    &self.companies_table,
+                    &[(Tally::Companies, 1)],
+                    counts::random_shard(),
+                )?);
+                Ok(items)
+            })
+            .await?;
+        match outcome {
+            Ok(()) => Ok(Created::New),
+            Err(c) if c.failed(Some(0)) => Ok(Created::AlreadyExists),
+            Err(c) => Err(cancelled(&c.0)),
         }
-        Err(busy())
     }
 
     pub async fn get_company(&self, id: &str) -> Result<Option<Item>, ApiError> {

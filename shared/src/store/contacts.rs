@@ -108,47 +108,32 @@ impl Store {
             .map(|t| (t, 1))
             .collect();
 
-        for attempt in 0..MAX_WRITE_ATTEMPTS {
-            // Each attempt counts on a freshly picked shard, so writers that
-            // collided on one spread out when they retry.
-            let mut items = tx.clone();
-            items.extend(self.counter_adds(&tallies, counts::random_shard())?);
-            let err = match self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(Created::New),
-                Err(e) => e,
-            };
-            let Some(codes) = cancellation_codes(&err) else {
-                return Err(err.into());
-            };
-            let failed = |i: Option<usize>| {
-                i.is_some_and(|i| codes.get(i).is_some_and(|c| c == "ConditionalCheckFailed"))
-            };
-            if failed(Some(0)) {
-                // The contact itself exists: an earlier attempt of this
-                // idempotent request wrote it (and its claim).
-                return Ok(Created::AlreadyExists);
-            }
-            if failed(claim_at) {
-                return Err(self
-                    .duplicate_email(contact.email_lc.as_deref().unwrap_or_default())
-                    .await);
-            }
-            if failed(company_at) {
-                return Err(unknown_company());
-            }
-            if codes.iter().any(|c| worth_retrying(c)) {
-                backoff(attempt).await;
-                continue;
-            }
-            return Err(cancelled(&codes));
+        // Each attempt counts on a freshly picked shard, so writers that
+        // collided on one spread out when they retry.
+        let outcome = self
+            .transact(|| {
+                let mut items = tx.clone();
+                items.extend(self.counter_adds(&tallies, counts::random_shard())?);
+                Ok(items)
+            })
+            .await?;
+        let Err(cancelled_tx) = outcome else {
+            return Ok(Created::New);
+        };
+        if cancelled_tx.failed(Some(0)) {
+            // The contact itself exists: an earlier attempt of this
+            // request wrote it (and its claim).
+            return Ok(Created::AlreadyExists);
         }
-        Err(busy())
+        if cancelled_tx.failed(claim_at) {
+            return Err(self
+                .duplicate_email(contact.email_lc.as_deref().unwrap_or_default())
+                .await);
+        }
+        if cancelled_tx.failed(company_at) {
+            return Err(unknown_company());
+        }
+        Err(cancelled(&cancelled_tx.0))
     }
 
     /// Applies a validated patch. Patches that only set or clear plain fields

@@ -14,7 +14,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
 
 use crate::config::Config;
 use crate::contact::Item;
@@ -204,6 +204,52 @@ impl Store {
             Err(e) if failed_condition(&e) => Ok(false),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// A transaction DynamoDB cancelled for a reason that retrying would not
+/// change: why each item failed, in request order.
+pub(crate) struct Cancelled(pub Vec<String>);
+
+impl Cancelled {
+    /// Whether item `i` (when there is one) failed its condition.
+    pub fn failed(&self, i: Option<usize>) -> bool {
+        i.and_then(|i| self.0.get(i))
+            .is_some_and(|c| c == "ConditionalCheckFailed")
+    }
+}
+
+impl Store {
+    /// Sends the transaction that `items` builds (afresh for each attempt,
+    /// so counters can move to another shard) until it commits. A
+    /// cancellation a later attempt may not meet (a racing transaction,
+    /// throttling) is retried with backoff; any other is `Err(Cancelled)`
+    /// for the caller to explain.
+    pub(crate) async fn transact(
+        &self,
+        items: impl Fn() -> Result<Vec<TransactWriteItem>, ApiError>,
+    ) -> Result<Result<(), Cancelled>, ApiError> {
+        for attempt in 0..MAX_WRITE_ATTEMPTS {
+            let err = match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items()?))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(Ok(())),
+                Err(e) => e,
+            };
+            let Some(codes) = cancellation_codes(&err) else {
+                return Err(err.into());
+            };
+            let condition_failed = codes.iter().any(|c| c == "ConditionalCheckFailed");
+            if condition_failed || !codes.iter().any(|c| worth_retrying(c)) {
+                return Ok(Err(Cancelled(codes)));
+            }
+            backoff(attempt).await;
+        }
+        Err(busy())
     }
 }
 
