@@ -45,62 +45,69 @@ async fn thirty_percent_faults_lose_nothing_duplicate_nothing_and_never_500() {
     let faulty = Arc::new(App::new(faulty_config).await);
     let router = server::router(faulty, Template::load(&default_path()).unwrap().routes()).unwrap();
 
-    let outcomes: Vec<(Option<String>, Vec<u16>)> = futures::stream::iter(0..CREATES)
-        .map(|i| {
-            let (router, key) = (router.clone(), key.clone());
-            async move {
-                let body =
+    let outcomes: Vec<(usize, Option<String>, Vec<(u16, u128)>)> =
+        futures::stream::iter(0..CREATES)
+            .map(|i| {
+                let (router, key) = (router.clone(), key.clone());
+                async move {
+                    let body =
                     json!({"email": format!("fault-{i}@acme.com"), "first_name": format!("F{i}")})
                         .to_string();
-                let mut statuses = Vec::new();
-                let started = std::time::Instant::now();
-                while started.elapsed() < CLIENT_BUDGET {
-                    let req = Request::post("/api/contacts")
-                        .header("x-sm-key", &key)
-                        .header("content-type", "application/json")
-                        .header("idempotency-key", format!("create-{i}"))
-                        .body(axum::body::Body::from(body.clone()))
-                        .unwrap();
-                    let resp = router.clone().oneshot(req).await.unwrap();
-                    let status = resp.status();
-                    let retry_after = resp
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse::<u64>().ok());
-                    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-                        .await
-                        .unwrap();
-                    let v: Value = serde_json::from_slice(&bytes).unwrap();
-                    statuses.push(status.as_u16());
-                    match status {
-                        StatusCode::CREATED => {
-                            return (v["data"]["id"].as_str().map(str::to_string), statuses);
+                    let mut statuses = Vec::new();
+                    let started = std::time::Instant::now();
+                    while started.elapsed() < CLIENT_BUDGET {
+                        let req = Request::post("/api/contacts")
+                            .header("x-sm-key", &key)
+                            .header("content-type", "application/json")
+                            .header("idempotency-key", format!("create-{i}"))
+                            .body(axum::body::Body::from(body.clone()))
+                            .unwrap();
+                        let sent = std::time::Instant::now();
+                        let resp = router.clone().oneshot(req).await.unwrap();
+                        let took_ms = sent.elapsed().as_millis();
+                        let status = resp.status();
+                        let retry_after = resp
+                            .headers()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse::<u64>().ok());
+                        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                            .await
+                            .unwrap();
+                        let v: Value = serde_json::from_slice(&bytes).unwrap();
+                        statuses.push((status.as_u16(), took_ms));
+                        match status {
+                            StatusCode::CREATED => {
+                                return (i, v["data"]["id"].as_str().map(str::to_string), statuses);
+                            }
+                            StatusCode::SERVICE_UNAVAILABLE => {}
+                            StatusCode::CONFLICT if v["error"]["code"] == "request_in_progress" => {
+                                assert!(
+                                    retry_after.is_some(),
+                                    "a 409 in progress says when to retry"
+                                );
+                            }
+                            _ => return (i, None, statuses),
                         }
-                        StatusCode::SERVICE_UNAVAILABLE => {}
-                        StatusCode::CONFLICT if v["error"]["code"] == "request_in_progress" => {
-                            assert!(
-                                retry_after.is_some(),
-                                "a 409 in progress says when to retry"
-                            );
-                        }
-                        _ => return (None, statuses),
+                        let wait =
+                            retry_after.map_or(Duration::from_millis(100), Duration::from_secs);
+                        tokio::time::sleep(wait).await;
                     }
-                    let wait = retry_after.map_or(Duration::from_millis(100), Duration::from_secs);
-                    tokio::time::sleep(wait).await;
+                    (i, None, statuses)
                 }
-                (None, statuses)
-            }
-        })
-        .buffer_unordered(32)
-        .collect()
-        .await;
+            })
+            .buffer_unordered(32)
+            .collect()
+            .await;
 
     let answered: Vec<u16> = outcomes
         .iter()
-        .flat_map(|(_, s)| s.iter().copied())
+        .flat_map(|(_, _, s)| s.iter().map(|(status, _)| *status))
         .collect();
-    let ids: Vec<&String> = outcomes.iter().filter_map(|(id, _)| id.as_ref()).collect();
+    let ids: Vec<&String> = outcomes
+        .iter()
+        .filter_map(|(_, id, _)| id.as_ref())
+        .collect();
     let unique: HashSet<_> = ids.iter().collect();
     let (stored_contacts, stored_claims) = count_items(&direct).await;
     let summary = json!({
@@ -119,11 +126,15 @@ async fn thirty_percent_faults_lose_nothing_duplicate_nothing_and_never_500() {
         "contacts_duplicated": stored_contacts.saturating_sub(CREATES),
     });
     println!("RELIABILITY {summary}");
-    let failed: Vec<_> = outcomes
-        .iter()
-        .filter(|(id, _)| id.is_none())
-        .map(|(_, s)| s)
-        .collect();
+    let mut failed = Vec::new();
+    for (i, _, statuses) in outcomes.iter().filter(|(_, id, _)| id.is_none()) {
+        // What the key's record says, so a failure explains itself.
+        let record_key = format!("{}#create-contact#create-{i}", shared::auth::hash_key(&key));
+        let record = direct.store.idempotency_record(&record_key).await;
+        failed.push(format!(
+            "create-{i}: (status, ms) {statuses:?}; record now {record:?}"
+        ));
+    }
     assert!(
         failed.is_empty(),
         "requests that never got a 201: {failed:?}"

@@ -19,13 +19,11 @@ pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 pub const MAX_KEY_CHARS: usize = 255;
 /// How long a record is kept (DynamoDB TTL removes it after that).
 pub const RETENTION_SECONDS: i64 = 24 * 60 * 60;
-/// How long a request owns its key before a retry may take over. Longer
-/// than the functions' 10 s timeout, so a live request is never overtaken;
-/// a request that fails normally ends its lease at once (`finish`).
+/// The longest a request owns its key before a retry may take over. The
+/// lease a request takes is shorter: what is left of its own deadline plus
+/// `FINISH_BUDGET` (see `lease_seconds`), so a holder that died mid-way
+/// blocks its retries for no longer than it could have been running.
 pub const LEASE_SECONDS: i64 = 15;
-/// The functions' timeout: a request whose lease has less than this left
-/// may still be running; one with more left cannot be.
-const FUNCTION_TIMEOUT_SECONDS: i64 = 10;
 /// Tries at recording an answer (each after the SDK's own retries): a lease
 /// left behind would hold the client's retries off for up to
 /// `LEASE_SECONDS`. Bounded by `FINISH_BUDGET` so the answer is never lost
@@ -79,6 +77,19 @@ pub fn key_of(req: &Request) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_string()))
 }
 
+/// The record of `key` sent by `caller` to `route`.
+pub fn record_key(caller: &Caller, route: &str, key: &str) -> String {
+    format!("{}#{route}#{key}", caller.key_hash)
+}
+
+/// The lease for a request that must be done within `work_left`: until it
+/// has certainly stopped (its work cut at the deadline, then `finish`),
+/// rounded up to whole seconds, at most `LEASE_SECONDS`.
+pub fn lease_seconds(work_left: std::time::Duration) -> i64 {
+    let ms = (work_left + FINISH_BUDGET).as_millis();
+    i64::try_from(ms.div_ceil(1000) + 1).map_or(LEASE_SECONDS, |s| s.min(LEASE_SECONDS))
+}
+
 /// A fingerprint of the body that ignores key order and whitespace when it
 /// is JSON, so a client's re-serialised retry still matches.
 pub fn request_hash(body: &[u8]) -> String {
@@ -111,15 +122,14 @@ pub enum Begin {
 }
 
 /// Reserves the key, or decides how to answer a repeat.
+/// `lease` is `lease_seconds` of the request's deadline.
 pub async fn begin(
     store: &Store,
-    caller: &Caller,
-    route: &str,
-    key: &str,
+    record_key: String,
     body: &[u8],
     fresh_id: String,
+    lease: i64,
 ) -> Result<Begin, ApiError> {
-    let record_key = format!("{}#{route}#{key}", caller.key_hash);
     let hash = request_hash(body);
     let now = now();
     let reservation = store
@@ -128,7 +138,7 @@ pub async fn begin(
             &hash,
             &fresh_id,
             now,
-            now + LEASE_SECONDS,
+            now + lease,
             now + RETENTION_SECONDS,
         )
         .await?;
@@ -158,15 +168,10 @@ pub async fn begin(
         return Ok(Begin::Replay(replay(&stored)));
     }
     if record.lease_until > now {
-        return Err(in_progress(record.lease_until - now));
+        return Err(in_progress());
     }
     if store
-        .take_over_idempotency_key(
-            &record_key,
-            record.lease_until,
-            now + LEASE_SECONDS,
-            &fresh_id,
-        )
+        .take_over_idempotency_key(&record_key, record.lease_until, now + lease, &fresh_id)
         .await?
     {
         Ok(Begin::Run {
@@ -176,21 +181,25 @@ pub async fn begin(
         })
     } else {
         // Another retry just took the key over; it is likely quick.
-        Err(in_progress(0))
+        Err(in_progress())
     }
 }
 
-/// A 409 telling the client when to come back: in a second while the
-/// holder may still be running (it usually finishes within milliseconds),
-/// else when its lease runs out.
-fn in_progress(lease_left: i64) -> ApiError {
-    let wait = if lease_left > LEASE_SECONDS - FUNCTION_TIMEOUT_SECONDS {
-        1
-    } else {
-        lease_left.clamp(1, LEASE_SECONDS)
-    };
-    ApiError::InProgress {
-        retry_after: u32::try_from(wait).unwrap_or(1),
+/// A 409 telling the client to come back in a second: the holder usually
+/// finishes within milliseconds, and its lease ends soon after it certainly
+/// stopped.
+fn in_progress() -> ApiError {
+    ApiError::InProgress { retry_after: 1 }
+}
+
+/// Ends the lease `owner` may hold when `begin` failed or ran out of time
+/// (its reservation may have been written even so), so the client's retry
+/// need not wait for the lease to run out. Best effort, like `finish`.
+pub async fn abandon(store: &Store, record_key: &str, owner: &str) {
+    let release = store.release_idempotency_key(record_key, owner);
+    match tokio::time::timeout(FINISH_BUDGET, release).await {
+        Ok(Ok(_)) => {}
+        _ => tracing::warn!("could not end an abandoned idempotency lease; it will expire"),
     }
 }
 
@@ -296,17 +305,12 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_is_short_while_the_holder_may_be_alive() {
-        let wait = |left| match in_progress(left) {
-            ApiError::InProgress { retry_after } => retry_after,
-            _ => unreachable!(),
-        };
-        // Just reserved: the first request is probably nearly done.
-        assert_eq!(wait(LEASE_SECONDS), 1);
-        assert_eq!(wait(LEASE_SECONDS - FUNCTION_TIMEOUT_SECONDS + 1), 1);
-        // Its function has timed out: come back when the lease ends.
-        assert_eq!(wait(4), 4);
-        assert_eq!(wait(0), 1);
+    fn a_lease_outlasts_the_holder_and_no_more() {
+        use std::time::Duration;
+        // 7.5 s of work + 2 s to record the answer, rounded up, + 1 s.
+        assert_eq!(lease_seconds(Duration::from_millis(7_500)), 11);
+        assert_eq!(lease_seconds(Duration::ZERO), 3);
+        assert_eq!(lease_seconds(Duration::from_secs(60)), LEASE_SECONDS);
     }
 
     #[test]

@@ -253,16 +253,25 @@ async fn respond(route: Route, app: &App, mut req: Request) -> Response<Body> {
         Ok(None) => return envelope(within(deadline, route.handle(app, &req, &caller)).await),
         Err(e) => return e.into_response(),
     };
+    let record_key = idempotency::record_key(&caller, route.binary(), &key);
+    let owner = fresh_id.clone();
+    let lease =
+        idempotency::lease_seconds(deadline.saturating_duration_since(tokio::time::Instant::now()));
     let begin = idempotency::begin(
         &app.store,
-        &caller,
-        route.binary(),
-        &key,
+        record_key.clone(),
         req.body().as_ref(),
         fresh_id,
+        lease,
     );
     match within(deadline, begin).await {
-        Err(e) => e.into_response(),
+        Err(e) => {
+            if matches!(e, ApiError::Unavailable | ApiError::Internal(_)) {
+                // The reservation or take-over may have landed all the same.
+                idempotency::abandon(&app.store, &record_key, &owner).await;
+            }
+            e.into_response()
+        }
         Ok(Begin::Replay(response)) => response,
         Ok(Begin::Run {
             record_key,

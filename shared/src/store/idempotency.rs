@@ -173,7 +173,7 @@ impl Store {
     }
 
     /// The record at `record_key`, read consistently.
-    async fn idempotency_record(
+    pub async fn idempotency_record(
         &self,
         record_key: &str,
     ) -> Result<Option<IdempotencyRecord>, ApiError> {
