@@ -263,20 +263,6 @@ async fn floor(store: &Store, case: Case, ctx: &mut Ctx) -> Result<(), Error> {
                 .send()
                 .await?;
         }
-        Case::ListCompanies => {
-            let mut ph = Placeholders::default();
-            let k = format!("{} = {}", ph.name(attr::ENTITY), ph.value(s("company")));
-            c.query()
-                .table_name(&store.companies_table)
-                .index_name(index::BY_CREATED)
-                .key_condition_expression(k)
-                .set_expression_attribute_names(ph.names())
-                .set_expression_attribute_values(ph.values())
-                .scan_index_forward(false)
-                .limit(PAGE as i32)
-                .send()
-                .await?;
-        }
         Case::ListTypeSource | Case::Search => {
             let mut ph = Placeholders::default();
             let (index, key_cond, filter) = if case == Case::Search {
@@ -314,11 +300,17 @@ async fn floor(store: &Store, case: Case, ctx: &mut Ctx) -> Result<(), Error> {
         }
         _ => {
             let mut ph = Placeholders::default();
-            let (index, attr_name, value) = match case {
-                Case::ListCompany => (index::BY_COMPANY, "company_id", ctx.company.as_str()),
-                Case::ListType => (index::BY_TYPE, "contact_type", "lead"),
-                Case::ListSource => (index::BY_SOURCE, "source", "web"),
-                _ => (index::BY_CREATED, attr::ENTITY, "contact"),
+            let (table, index, attr_name, value) = match case {
+                Case::ListCompany => (table, index::BY_COMPANY, "company_id", ctx.company.as_str()),
+                Case::ListType => (table, index::BY_TYPE, "contact_type", "lead"),
+                Case::ListSource => (table, index::BY_SOURCE, "source", "web"),
+                Case::ListCompanies => (
+                    &store.companies_table,
+                    index::BY_CREATED,
+                    attr::ENTITY,
+                    "company",
+                ),
+                _ => (table, index::BY_CREATED, attr::ENTITY, "contact"),
             };
             let k = format!("{} = {}", ph.name(attr_name), ph.value(s(value)));
             c.query()

@@ -194,13 +194,9 @@ fn in_progress() -> ApiError {
 
 /// Ends the lease `owner` may hold when `begin` failed or ran out of time
 /// (its reservation may have been written even so), so the client's retry
-/// need not wait for the lease to run out. Best effort, like `finish`.
+/// need not wait for the lease to run out.
 pub async fn abandon(store: &Store, record_key: &str, owner: &str) {
-    let release = store.release_idempotency_key(record_key, owner);
-    match tokio::time::timeout(FINISH_BUDGET, release).await {
-        Ok(Ok(_)) => {}
-        _ => tracing::warn!("could not end an abandoned idempotency lease; it will expire"),
-    }
+    settle(store, record_key, owner, None).await;
 }
 
 /// Stores a final answer for replay, or frees the key for an immediate
@@ -223,10 +219,17 @@ pub async fn finish(store: &Store, record_key: &str, owner: &str, response: &Res
         location: header_text(header::LOCATION),
         etag: header_text(header::ETAG),
     });
+    settle(store, record_key, owner, stored.as_ref()).await;
+}
+
+/// Stores `stored` as the key's answer, or (with `None`) ends `owner`'s
+/// lease; retried while DynamoDB is unavailable, within `FINISH_BUDGET`.
+/// Best effort: a lease left behind expires on its own.
+async fn settle(store: &Store, record_key: &str, owner: &str, stored: Option<&StoredResponse>) {
     let record = async {
         let mut attempt = 1;
         loop {
-            let result = match &stored {
+            let result = match stored {
                 Some(stored) => {
                     store
                         .complete_idempotency_key(record_key, owner, stored)
@@ -247,7 +250,7 @@ pub async fn finish(store: &Store, record_key: &str, owner: &str, response: &Res
         .await
         .unwrap_or(Err(ApiError::Unavailable));
     if let Err(e) = outcome {
-        tracing::warn!(error = ?e, "could not record the idempotent answer; the lease will expire");
+        tracing::warn!(error = ?e, "could not settle an idempotency key; its lease will expire");
     }
 }
 

@@ -47,15 +47,7 @@ impl Store {
     }
 
     pub async fn get_company(&self, id: &str) -> Result<Option<Item>, ApiError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.companies_table)
-            .set_key(Some(key(id)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(out.item)
+        self.get_consistent(&self.companies_table, key(id)).await
     }
 
     /// A page of companies, newest first, and how many there are in all

@@ -49,15 +49,7 @@ enum PatchFailure {
 impl Store {
     /// One contact, read consistently so a client sees its own writes.
     pub async fn get_contact(&self, id: &str) -> Result<Option<Item>, ApiError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.contacts_table)
-            .set_key(Some(key(id)))
-            .consistent_read(true)
-            .send()
-            .await?;
-        Ok(out.item)
+        self.get_consistent(&self.contacts_table, key(id)).await
     }
 
     /// Writes a new contact. When it has an email, the address is claimed in
@@ -343,15 +335,10 @@ impl Store {
     /// The 409 for an email another contact holds, naming that contact.
     async fn duplicate_email(&self, email_lc: &str) -> ApiError {
         let holder = self
-            .client
-            .get_item()
-            .table_name(&self.contacts_table)
-            .set_key(Some(key(&email_claim_key(email_lc))))
-            .consistent_read(true)
-            .send()
+            .get_consistent(&self.contacts_table, key(&email_claim_key(email_lc)))
             .await
             .ok()
-            .and_then(|o| o.item)
+            .flatten()
             .and_then(|i| i.get(attr::CONTACT_ID).and_then(|v| v.as_s().ok()).cloned());
         ApiError::Conflict {
             code: "duplicate_email",

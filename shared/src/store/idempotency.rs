@@ -177,15 +177,10 @@ impl Store {
         &self,
         record_key: &str,
     ) -> Result<Option<IdempotencyRecord>, ApiError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.idempotency_table)
-            .set_key(Some(key(record_key)))
-            .consistent_read(true)
-            .send()
+        let item = self
+            .get_consistent(&self.idempotency_table, key(record_key))
             .await?;
-        Ok(out.item.as_ref().and_then(IdempotencyRecord::from_item))
+        Ok(item.as_ref().and_then(IdempotencyRecord::from_item))
     }
 
     /// Records the answer to replay, if `owner` still holds the lease.

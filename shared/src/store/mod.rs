@@ -180,6 +180,24 @@ impl Store {
 }
 
 impl Store {
+    /// The item at `key` in `table`, read consistently so a client sees its
+    /// own writes.
+    pub(crate) async fn get_consistent(
+        &self,
+        table: &str,
+        key: Item,
+    ) -> Result<Option<Item>, ApiError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await?;
+        Ok(out.item)
+    }
+
     /// Applies `u` to the item at `key` in `table`; `Ok(false)` when its
     /// condition failed.
     pub(crate) async fn conditional_update(
