@@ -28,6 +28,10 @@ const FAULT_PERCENT: u64 = 30;
 /// leases, so a key left held by a failed attempt is always won back.
 const CLIENT_BUDGET: Duration = Duration::from_secs(90);
 
+/// One create: its number, the id it got (if any), and each request's
+/// status and duration in milliseconds.
+type Outcome = (usize, Option<String>, Vec<(u16, u128)>);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_percent_faults_lose_nothing_duplicate_nothing_and_never_500() {
     let config = common::local_config();
@@ -45,60 +49,58 @@ async fn thirty_percent_faults_lose_nothing_duplicate_nothing_and_never_500() {
     let faulty = Arc::new(App::new(faulty_config).await);
     let router = server::router(faulty, Template::load(&default_path()).unwrap().routes()).unwrap();
 
-    let outcomes: Vec<(usize, Option<String>, Vec<(u16, u128)>)> =
-        futures::stream::iter(0..CREATES)
-            .map(|i| {
-                let (router, key) = (router.clone(), key.clone());
-                async move {
-                    let body =
+    let outcomes: Vec<Outcome> = futures::stream::iter(0..CREATES)
+        .map(|i| {
+            let (router, key) = (router.clone(), key.clone());
+            async move {
+                let body =
                     json!({"email": format!("fault-{i}@acme.com"), "first_name": format!("F{i}")})
                         .to_string();
-                    let mut statuses = Vec::new();
-                    let started = std::time::Instant::now();
-                    while started.elapsed() < CLIENT_BUDGET {
-                        let req = Request::post("/api/contacts")
-                            .header("x-sm-key", &key)
-                            .header("content-type", "application/json")
-                            .header("idempotency-key", format!("create-{i}"))
-                            .body(axum::body::Body::from(body.clone()))
-                            .unwrap();
-                        let sent = std::time::Instant::now();
-                        let resp = router.clone().oneshot(req).await.unwrap();
-                        let took_ms = sent.elapsed().as_millis();
-                        let status = resp.status();
-                        let retry_after = resp
-                            .headers()
-                            .get("retry-after")
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| v.parse::<u64>().ok());
-                        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
-                            .await
-                            .unwrap();
-                        let v: Value = serde_json::from_slice(&bytes).unwrap();
-                        statuses.push((status.as_u16(), took_ms));
-                        match status {
-                            StatusCode::CREATED => {
-                                return (i, v["data"]["id"].as_str().map(str::to_string), statuses);
-                            }
-                            StatusCode::SERVICE_UNAVAILABLE => {}
-                            StatusCode::CONFLICT if v["error"]["code"] == "request_in_progress" => {
-                                assert!(
-                                    retry_after.is_some(),
-                                    "a 409 in progress says when to retry"
-                                );
-                            }
-                            _ => return (i, None, statuses),
+                let mut statuses = Vec::new();
+                let started = std::time::Instant::now();
+                while started.elapsed() < CLIENT_BUDGET {
+                    let req = Request::post("/api/contacts")
+                        .header("x-sm-key", &key)
+                        .header("content-type", "application/json")
+                        .header("idempotency-key", format!("create-{i}"))
+                        .body(axum::body::Body::from(body.clone()))
+                        .unwrap();
+                    let sent = std::time::Instant::now();
+                    let resp = router.clone().oneshot(req).await.unwrap();
+                    let took_ms = sent.elapsed().as_millis();
+                    let status = resp.status();
+                    let retry_after = resp
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse::<u64>().ok());
+                    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                        .await
+                        .unwrap();
+                    let v: Value = serde_json::from_slice(&bytes).unwrap();
+                    statuses.push((status.as_u16(), took_ms));
+                    match status {
+                        StatusCode::CREATED => {
+                            return (i, v["data"]["id"].as_str().map(str::to_string), statuses);
                         }
-                        let wait =
-                            retry_after.map_or(Duration::from_millis(100), Duration::from_secs);
-                        tokio::time::sleep(wait).await;
+                        StatusCode::SERVICE_UNAVAILABLE => {}
+                        StatusCode::CONFLICT if v["error"]["code"] == "request_in_progress" => {
+                            assert!(
+                                retry_after.is_some(),
+                                "a 409 in progress says when to retry"
+                            );
+                        }
+                        _ => return (i, None, statuses),
                     }
-                    (i, None, statuses)
+                    let wait = retry_after.map_or(Duration::from_millis(100), Duration::from_secs);
+                    tokio::time::sleep(wait).await;
                 }
-            })
-            .buffer_unordered(32)
-            .collect()
-            .await;
+                (i, None, statuses)
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
 
     let answered: Vec<u16> = outcomes
         .iter()
