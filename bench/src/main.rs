@@ -495,10 +495,7 @@ async fn main() -> Result<(), Error> {
             .interceptor(meter.clone())
             .build(),
     );
-    let metered = App {
-        config: config.clone(),
-        store: Store::new(metered_client, &config),
-    };
+    let metered = app.with_client(metered_client);
     eprintln!(
         "bench: tables *{}",
         &config.contacts_table["contacts".len()..]

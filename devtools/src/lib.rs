@@ -17,7 +17,7 @@ pub const DEFAULT_DEV_KEY: &str = "sm_dev_local_key";
 /// Builds the app for local use: creates missing tables from the template
 /// and registers `dev_key`.
 pub async fn local_app(config: Config, dev_key: &str) -> Result<App, template::Error> {
-    let app = App::new(config).await;
+    let app = App::new(config);
     let template = template::Template::load(&template::default_path())?;
     template::ensure_tables(&app.store.client, &app.config, &template).await?;
     app.store

@@ -46,7 +46,7 @@ async fn thirty_percent_faults_lose_nothing_duplicate_nothing_and_never_500() {
     .unwrap();
     let mut faulty_config = config.clone();
     faulty_config.dynamodb_endpoint = Some(proxy.endpoint.clone());
-    let faulty = Arc::new(App::new(faulty_config).await);
+    let faulty = Arc::new(App::new(faulty_config));
     let router = server::router(faulty, Template::load(&default_path()).unwrap().routes()).unwrap();
 
     let outcomes: Vec<Outcome> = futures::stream::iter(0..CREATES)
@@ -218,7 +218,7 @@ async fn writes_whose_answers_are_lost_are_neither_failed_nor_doubled() {
         .unwrap();
     let mut faulty_config = config.clone();
     faulty_config.dynamodb_endpoint = Some(proxy.endpoint.clone());
-    let faulty = Arc::new(App::new(faulty_config).await);
+    let faulty = Arc::new(App::new(faulty_config));
     let router = server::router(faulty, Template::load(&default_path()).unwrap().routes()).unwrap();
     let send = |method: &str, uri: String, body: Value, headers: Vec<(&'static str, String)>| {
         let (router, key) = (router.clone(), key.clone());

@@ -1,6 +1,9 @@
 //! Configuration read once from the environment at start-up.
 
 use std::env;
+use std::time::Duration;
+
+use crate::dynamodb_http::{CONNECT_TIMEOUT, DynamoHttp};
 
 /// Table names and the DynamoDB endpoint. On AWS the table names come from
 /// `template.yaml`; locally they default to short names and the endpoint
@@ -72,133 +75,112 @@ impl Config {
         }
     }
 
-    /// Builds the DynamoDB client. With a local endpoint and no credentials in
-    /// the environment it uses fixed dummy credentials and `us-east-1`, so a
-    /// laptop never waits on the instance-metadata lookup.
-    pub async fn dynamodb_client(&self) -> aws_sdk_dynamodb::Client {
-        // Give up before the functions' 10 s timeout, so a client gets our
-        // 503 with Retry-After rather than API Gateway's bare 5xx; keep the
-        // SDK's backoff short for the same reason.
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .operation_attempt_timeout(std::time::Duration::from_secs(5))
-            .operation_timeout(std::time::Duration::from_secs(9))
-            .build();
-        let retries = aws_config::retry::RetryConfig::standard()
-            .with_max_attempts(3)
-            .with_max_backoff(std::time::Duration::from_secs(1));
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(timeouts)
-            .retry_config(retries);
-        if let Some(endpoint) = &self.dynamodb_endpoint {
-            loader = loader.endpoint_url(endpoint);
+    /// The DynamoDB client the API runs with: region and credentials from
+    /// the environment, where Lambda (and `sam local`) put them, and
+    /// [`DynamoHttp`] for connections. Skipping `aws-config`'s provider
+    /// chains (profiles, SSO, IMDS, web identity) keeps them out of the
+    /// functions' cold start and binaries. With a local endpoint and no
+    /// credentials it uses fixed dummy ones, and `us-east-1` if no region is set.
+    pub fn dynamodb_client(&self, http: &DynamoHttp) -> aws_sdk_dynamodb::Client {
+        use aws_sdk_dynamodb::config::{
+            BehaviorVersion, Credentials, Region, SharedCredentialsProvider,
+        };
+        let var = |k: &str| env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let mut builder = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .http_client(http.clone());
+        let region = var("AWS_REGION")
+            .or_else(|| var("AWS_DEFAULT_REGION"))
+            .or_else(|| self.dynamodb_endpoint.as_ref().map(|_| "us-east-1".into()));
+        if region.is_none() {
+            tracing::warn!("AWS_REGION is not set; DynamoDB calls will fail");
+        }
+        builder.set_region(region.map(Region::new));
+        let credentials = match (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) {
+            (Some(id), Some(secret)) => Some(Credentials::new(
+                id,
+                secret,
+                var("AWS_SESSION_TOKEN"),
+                None,
+                "Environment",
+            )),
+            _ if self.dynamodb_endpoint.is_some() => Some(local_credentials()),
+            _ => {
+                tracing::warn!("no AWS credentials in the environment; DynamoDB calls will fail");
+                None
+            }
+        };
+        builder.set_credentials_provider(credentials.map(SharedCredentialsProvider::new));
+        self.finish(builder)
+    }
+
+    /// The client for admin tools run on a workstation against a deployed
+    /// stack (`make api-key`): `aws-config`'s full chain of credential and
+    /// region providers (profiles, SSO, …) and the SDK's default HTTP client.
+    pub async fn dynamodb_client_from_aws_config(&self) -> aws_sdk_dynamodb::Client {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if self.dynamodb_endpoint.is_some() {
             if env::var_os("AWS_REGION").is_none() && env::var_os("AWS_DEFAULT_REGION").is_none() {
                 loader = loader.region(aws_config::Region::new("us-east-1"));
             }
             if env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-                loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                    "local", "local", None, None, "local",
-                ));
+                loader = loader.credentials_provider(local_credentials());
             }
         }
-        if trust_aws_roots_only(env::var("DYNAMODB_TLS_ROOTS").ok().as_deref()) {
-            loader = loader.http_client(aws_roots_https_client());
+        self.finish(aws_sdk_dynamodb::config::Builder::from(
+            &loader.load().await,
+        ))
+    }
+
+    /// What every client shares: the endpoint, and timeouts and retries that
+    /// give up before the functions' 10 s timeout, so a client gets our 503
+    /// with Retry-After rather than API Gateway's bare 5xx.
+    fn finish(&self, mut builder: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::Client {
+        use aws_sdk_dynamodb::config::{retry::RetryConfig, timeout::TimeoutConfig};
+        builder.set_timeout_config(Some(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(Duration::from_secs(5))
+                .operation_timeout(Duration::from_secs(9))
+                .build(),
+        ));
+        builder.set_retry_config(Some(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_max_backoff(Duration::from_secs(1)),
+        ));
+        if let Some(endpoint) = &self.dynamodb_endpoint {
+            builder.set_endpoint_url(Some(endpoint.clone()));
         }
-        aws_sdk_dynamodb::Client::new(&loader.load().await)
+        aws_sdk_dynamodb::Client::from_conf(builder.build())
+    }
+
+    /// The endpoint the client sends requests to: `DYNAMODB_ENDPOINT`, or
+    /// the regional endpoint the SDK resolves for `region`.
+    pub async fn dynamodb_endpoint_uri(&self, region: &str) -> Option<hyper::Uri> {
+        use aws_sdk_dynamodb::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+        let params = Params::builder()
+            .region(region)
+            .set_endpoint(self.dynamodb_endpoint.clone())
+            .build()
+            .ok()?;
+        let endpoint = DefaultResolver::new()
+            .resolve_endpoint(&params)
+            .await
+            .ok()?;
+        endpoint.url().parse().ok()
     }
 }
 
-/// The root CAs of Amazon Trust Services, which sign the certificates of the
-/// AWS service endpoints in the commercial and GovCloud partitions
-/// (Starfield Services G2 cross-signs them). Other partitions may need
-/// `DYNAMODB_TLS_ROOTS=native`.
-const AWS_ROOT_CAS: [&str; 5] = [
-    include_str!("../certs/AmazonRootCA1.pem"),
-    include_str!("../certs/AmazonRootCA2.pem"),
-    include_str!("../certs/AmazonRootCA3.pem"),
-    include_str!("../certs/AmazonRootCA4.pem"),
-    include_str!("../certs/SFSRootCAG2.pem"),
-];
-
-/// `DYNAMODB_TLS_ROOTS=native` trusts the platform's CA bundle instead (for
-/// an endpoint behind another CA, such as a TLS-inspecting proxy).
-fn trust_aws_roots_only(setting: Option<&str>) -> bool {
-    !setting.is_some_and(|v| v.eq_ignore_ascii_case("native"))
-}
-
-/// The SDK's default HTTPS client (rustls on aws-lc, proxy settings from
-/// the environment), built the way `aws-smithy-runtime` builds it, but
-/// trusting only AWS's roots. The default client reads and parses the
-/// platform's whole CA bundle, and on Debian every file in /etc/ssl/certs as
-/// well, during start-up: a cold-start cost that buys nothing when the only
-/// peer is DynamoDB.
-fn aws_roots_https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig, tls};
-    let trust = AWS_ROOT_CAS
-        .iter()
-        .fold(tls::TrustStore::empty(), |t, pem| {
-            t.with_pem_certificate(pem.as_bytes())
-        });
-    let context = tls::TlsContext::builder()
-        .with_trust_store(trust)
-        .build()
-        .expect("a TLS context from a trust store always builds");
-    Builder::new().build_with_connector_fn(move |settings, components| {
-        let mut connector = ConnectorBuilder::default()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::AwsLc,
-            ))
-            .tls_context(context.clone());
-        connector.set_connector_settings(settings.cloned());
-        if let Some(components) = components {
-            connector.set_sleep_impl(components.sleep_impl());
-        }
-        connector.set_proxy_config(Some(ProxyConfig::from_env()));
-        connector.build()
-    })
+/// DynamoDB Local accepts any credentials; these keep a laptop from
+/// searching for real ones.
+fn local_credentials() -> aws_sdk_dynamodb::config::Credentials {
+    aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn aws_roots_unless_native_is_asked_for() {
-        assert!(trust_aws_roots_only(None));
-        assert!(trust_aws_roots_only(Some("aws")));
-        assert!(!trust_aws_roots_only(Some("native")));
-        assert!(!trust_aws_roots_only(Some("NATIVE")));
-        // Every embedded root is a PEM certificate.
-        for pem in AWS_ROOT_CAS {
-            assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
-        }
-    }
-
-    #[tokio::test]
-    async fn the_aws_roots_client_parses_its_roots_when_it_connects() {
-        // Building the client builds its TLS configuration, and with it
-        // parses the embedded roots (a bad one panics); a refused
-        // connection after that is all this needs.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let cfg = Config {
-            dynamodb_endpoint: Some(format!("https://127.0.0.1:{port}")),
-            ..Config::from_lookup(|_| None)
-        };
-        let err = cfg
-            .dynamodb_client()
-            .await
-            .list_tables()
-            .send()
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, aws_sdk_dynamodb::error::SdkError::DispatchFailure(_)),
-            "{err:?}"
-        );
-    }
 
     #[test]
     fn empty_endpoint_means_aws() {

@@ -8,13 +8,14 @@ use crate::app::App;
 use crate::routes::{Route, serve};
 
 /// Sets up JSON logs, builds the app once for the container's lifetime,
-/// opens the connection to DynamoDB during init (unless
-/// `DYNAMODB_WARM_UP=0`), and serves `route` until Lambda stops the container.
+/// opens the connection to DynamoDB during init, where Lambda gives the TLS
+/// handshake a whole CPU (unless `DYNAMODB_WARM_UP=0`), and serves `route`
+/// until Lambda stops the container.
 pub async fn run(route: Route) -> Result<(), lambda_http::Error> {
     crate::logging::init();
-    let app: &'static App = Box::leak(Box::new(App::from_env().await));
+    let app: &'static App = Box::leak(Box::new(App::from_env()));
     if std::env::var("DYNAMODB_WARM_UP").as_deref() != Ok("0") {
-        app.store.warm_up().await;
+        app.open_connection().await;
     }
     lambda_http::run(service_fn(move |req: Request| async move {
         Ok::<_, Infallible>(serve(route, app, req).await)

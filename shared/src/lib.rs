@@ -8,6 +8,7 @@ pub mod config;
 pub mod contact;
 pub mod counts;
 pub mod cursor;
+pub mod dynamodb_http;
 pub mod enrich;
 pub mod envelope;
 pub mod error;

@@ -35,7 +35,7 @@ async fn hash_of(store: &shared::store::Store, arg: &str) -> Result<String, Stri
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let app = App::new(Config::from_env()).await;
+    let app = App::from_aws_config(Config::from_env()).await;
     let store = &app.store;
     let result = match args
         .iter()

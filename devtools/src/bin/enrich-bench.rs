@@ -42,7 +42,7 @@ async fn fresh_app(label: &str) -> Result<App, Error> {
         "_{label}_{}",
         ulid::Ulid::generate().to_string().to_lowercase()
     );
-    let app = App::new(Config::from_env().with_table_suffix(&suffix)).await;
+    let app = App::new(Config::from_env().with_table_suffix(&suffix));
     ensure_tables(
         &app.store.client,
         &app.config,

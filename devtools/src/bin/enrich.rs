@@ -35,7 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             "DYNAMODB_ENDPOINT is not set: `make enrich` runs against a local DynamoDB".into(),
         );
     }
-    let app = App::new(config).await;
+    let app = App::new(config);
     ensure_tables(
         &app.store.client,
         &app.config,

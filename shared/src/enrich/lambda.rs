@@ -41,7 +41,7 @@ pub async fn handle(app: &App, enricher: &Enricher, deadline_ms: u64) -> Summary
 /// once, then one run per scheduled event.
 pub async fn run() -> Result<(), lambda_runtime::Error> {
     crate::logging::init();
-    let app: &'static App = Box::leak(Box::new(App::from_env().await));
+    let app: &'static App = Box::leak(Box::new(App::from_env()));
     let enricher: &'static Enricher = Box::leak(Box::new(Enricher::new(EnrichConfig::from_env())?));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         Ok::<_, lambda_runtime::Error>(handle(app, enricher, event.context.deadline).await)

@@ -35,17 +35,6 @@ fn key(hash: &str) -> Item {
 }
 
 impl Store {
-    /// One cheap read every function is allowed (a missing key in the API
-    /// keys table), made during init so the first request does not pay for
-    /// resolving credentials and opening the TLS connection. Bounded and
-    /// best effort: a failure only means the first request pays instead.
-    pub async fn warm_up(&self) {
-        let read = self.get_api_key("warm-up");
-        if let Ok(Err(e)) = tokio::time::timeout(std::time::Duration::from_secs(2), read).await {
-            tracing::debug!(error = ?e, "warm-up read failed");
-        }
-    }
-
     pub async fn get_api_key(&self, hash: &str) -> Result<Option<KeyRecord>, ApiError> {
         let out = self
             .client
