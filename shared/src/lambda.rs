@@ -11,6 +11,10 @@ use crate::routes::{Route, serve};
 /// opens the connection to DynamoDB during init, where Lambda gives the TLS
 /// handshake a whole CPU (unless `DYNAMODB_WARM_UP=0`), and serves `route`
 /// until Lambda stops the container.
+///
+/// The functions' `main`s run this on a current-thread runtime: Lambda sends
+/// an environment one event at a time, so worker threads would only add
+/// their start-up to every cold start.
 pub async fn run(route: Route) -> Result<(), lambda_http::Error> {
     crate::logging::init();
     let app: &'static App = Box::leak(Box::new(App::from_env()));

@@ -1,6 +1,6 @@
 //! Lambda entry point for the `create-company` route: builds the app once, then serves events.
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::lambda::run(shared::Route::CreateCompany).await
 }
