@@ -20,7 +20,7 @@ cd "$ROOT"
 log() { printf 'bench-size: %s\n' "$*" >&2; }
 COLDSTART="${COLDSTART:-$ROOT/../shared/tools/coldstart.py}"
 PORT="${BENCH_DDB_PORT:-8021}"
-RUNS="${COLDSTART_RUNS:-15}"
+RUNS="${COLDSTART_RUNS:-30}"
 export AWS_REGION="${AWS_REGION:-us-east-1}"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-local}"
 export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-local}"
