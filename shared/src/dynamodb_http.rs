@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use aws_smithy_runtime_api::client::connection::{CaptureSmithyConnection, ConnectionMetadata};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
 };
@@ -27,7 +29,9 @@ use aws_smithy_types::retry::ErrorKind;
 use hyper::Uri;
 use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
+use hyper_util::client::legacy::connect::{
+    CaptureConnection, HttpConnector as TcpConnector, HttpInfo, capture_connection,
+};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -37,8 +41,8 @@ use tower_service::Service;
 type BoxError = Box<dyn StdError + Send + Sync>;
 type Stream = MaybeHttpsStream<TokioIo<TcpStream>>;
 
-/// How long to wait for a TCP connection and TLS handshake: the SDK's own
-/// default.
+/// How long a new connection (TCP connect and TLS handshake together) may
+/// take: the SDK's own default.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 
 /// A parked connection older than this is closed instead of used: DynamoDB
@@ -65,7 +69,8 @@ pub enum Roots {
     /// certificates instead of the platform's whole CA bundle at start-up.
     Aws,
     /// The platform's CA bundle (`DYNAMODB_TLS_ROOTS=native`), for an
-    /// endpoint behind another CA such as a TLS-inspecting proxy.
+    /// endpoint behind another CA such as a TLS-inspecting firewall. (There
+    /// is no HTTP proxy support: Lambda reaches DynamoDB directly.)
     Native,
 }
 
@@ -98,7 +103,6 @@ impl DynamoHttp {
         let mut tcp = TcpConnector::new();
         tcp.enforce_http(false);
         tcp.set_nodelay(true);
-        tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let tls = hyper_rustls::HttpsConnectorBuilder::new();
         let provider = rustls::crypto::aws_lc_rs::default_provider();
         let tls = match roots {
@@ -132,7 +136,7 @@ impl DynamoHttp {
     /// it for the first request to that host. Best effort: on failure the
     /// first request connects as it would have anyway.
     pub async fn open(&self, endpoint: &Uri) -> Result<(), BoxError> {
-        let stream = self.connector.inner.clone().call(endpoint.clone()).await?;
+        let stream = connect(self.connector.inner.clone(), endpoint.clone()).await?;
         *self.connector.parked.lock().expect("parked lock") = Some(Parked {
             key: PoolKey::of(endpoint),
             at: Instant::now(),
@@ -153,20 +157,65 @@ impl HttpClient for DynamoHttp {
     ) -> SharedHttpConnector {
         SharedHttpConnector::new(self.clone())
     }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        Some(ConnectorMetadata::new("hyper", Some("1.x".into())))
+    }
 }
 
 impl HttpConnector for DynamoHttp {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let request = match request.try_into_http1x() {
+        let mut request = match request.try_into_http1x() {
             Ok(request) => request,
             Err(e) => return HttpConnectorFuture::ready(Err(ConnectorError::user(e.into()))),
         };
+        // Lets the SDK close the connection after a transient error, so its
+        // retry goes out on a fresh one (its connection-poisoning interceptor).
+        let capture = capture_connection(&mut request);
+        if let Some(smithy) = request.extensions().get::<CaptureSmithyConnection>() {
+            smithy.set_connection_retriever(move || connection_metadata(&capture));
+        }
         let response = self.client.request(request);
         HttpConnectorFuture::new(async move {
             let response = response.await.map_err(classify)?;
             HttpResponse::try_from(response.map(SdkBody::from_body_1_x))
                 .map_err(|e| ConnectorError::other(e.into(), None))
         })
+    }
+}
+
+/// What the SDK learns of the connection a request used, and how it closes
+/// that connection.
+fn connection_metadata(capture: &CaptureConnection) -> Option<ConnectionMetadata> {
+    let connected = capture.connection_metadata();
+    let connected = connected.as_ref()?;
+    let mut extras = hyper::http::Extensions::new();
+    connected.get_extras(&mut extras);
+    let info = extras.get::<HttpInfo>();
+    let capture = capture.clone();
+    let mut builder = ConnectionMetadata::builder()
+        .proxied(connected.is_proxied())
+        .poison_fn(move || {
+            if let Some(connected) = capture.connection_metadata().as_ref() {
+                connected.poison();
+            }
+        });
+    builder
+        .set_remote_addr(info.map(HttpInfo::remote_addr))
+        .set_local_addr(info.map(HttpInfo::local_addr));
+    Some(builder.build())
+}
+
+/// A new connection within `CONNECT_TIMEOUT`; a timeout is an I/O error to
+/// hyper, so the SDK retries it like a refused connection.
+async fn connect(mut inner: HttpsConnector<TcpConnector>, uri: Uri) -> Result<Stream, BoxError> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, inner.call(uri)).await {
+        Ok(result) => result,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no connection within {CONNECT_TIMEOUT:?}"),
+        )
+        .into()),
     }
 }
 
@@ -248,7 +297,7 @@ impl Service<Uri> for Preopened {
     fn call(&mut self, uri: Uri) -> Self::Future {
         match self.take_parked(&uri) {
             Some(stream) => Box::pin(std::future::ready(Ok(stream))),
-            None => Box::pin(self.inner.call(uri)),
+            None => Box::pin(connect(self.inner.clone(), uri)),
         }
     }
 }
@@ -366,5 +415,33 @@ mod tests {
         assert!(http.open(&uri).await.is_err());
         let err = HttpConnector::call(&http, get(&uri)).await.unwrap_err();
         assert!(err.is_io(), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_poisoned_connection_is_not_reused() {
+        use std::sync::atomic::Ordering;
+        let (uri, accepted) = counting_server().await;
+        let http = DynamoHttp::new(Roots::Aws).unwrap();
+        let capture = CaptureSmithyConnection::new();
+        let mut request = get(&uri);
+        request.add_extension(capture.clone());
+        HttpConnector::call(&http, request).await.unwrap();
+        HttpConnector::call(&http, get(&uri)).await.unwrap();
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            1,
+            "the pool reuses a healthy connection"
+        );
+        // What the SDK does after a transient error.
+        capture
+            .get()
+            .expect("the connector told the SDK its connection")
+            .poison();
+        HttpConnector::call(&http, get(&uri)).await.unwrap();
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            2,
+            "a poisoned connection is closed"
+        );
     }
 }
