@@ -6,8 +6,8 @@
 #   2. a DynamoDB Local on BENCH_DDB_PORT (default 8021) seeded by the bench
 #      runner at BENCH_MEM_SIZE contacts (default 10000)
 #   3. ../shared/tools/coldstart.py (through bench/coldstart_settled.py):
-#      each function vs hello-world, with the DynamoDB warm-up in init (the
-#      default) and without it, and list-contacts with the platform's CA
+#      each function vs hello-world, with the DynamoDB connection opened in
+#      init (the default) and without it, and list-contacts with the platform's CA
 #      bundle (DYNAMODB_TLS_ROOTS=native) for comparison
 #   4. bench/peakmem.py: peak RSS of list-contacts serving BENCH_MEM_EVENTS
 #      list/search requests of 100 items
