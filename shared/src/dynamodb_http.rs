@@ -14,7 +14,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_smithy_runtime_api::client::connection::{CaptureSmithyConnection, ConnectionMetadata};
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
@@ -36,6 +36,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use tokio::net::TcpStream;
+// Tokio's clock, so a test can age a parked connection.
+use tokio::time::Instant;
 use tower_service::Service;
 
 type BoxError = Box<dyn StdError + Send + Sync>;
@@ -442,6 +444,23 @@ mod tests {
             accepted.load(Ordering::SeqCst),
             2,
             "a poisoned connection is closed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stale_parked_connection_is_closed_not_used() {
+        use std::sync::atomic::Ordering;
+        let (uri, accepted) = counting_server().await;
+        let http = DynamoHttp::new(Roots::Aws).unwrap();
+        http.open(&uri).await.unwrap();
+        tokio::time::pause();
+        tokio::time::advance(PARKED_FOR_AT_MOST + Duration::from_secs(1)).await;
+        tokio::time::resume();
+        HttpConnector::call(&http, get(&uri)).await.unwrap();
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            2,
+            "a fresh connection, not the parked one"
         );
     }
 }
