@@ -41,6 +41,7 @@ impl App {
 
     /// The app for an admin tool run against a deployed stack: see
     /// [`Config::dynamodb_client_from_aws_config`].
+    #[cfg(feature = "aws-config")]
     pub async fn from_aws_config(config: Config) -> Self {
         let store = Store::new(config.dynamodb_client_from_aws_config().await, &config);
         App {

@@ -117,6 +117,7 @@ impl Config {
     /// The client for admin tools run on a workstation against a deployed
     /// stack (`make api-key`): `aws-config`'s full chain of credential and
     /// region providers (profiles, SSO, …) and the SDK's default HTTP client.
+    #[cfg(feature = "aws-config")]
     pub async fn dynamodb_client_from_aws_config(&self) -> aws_sdk_dynamodb::Client {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if self.dynamodb_endpoint.is_some() {
